@@ -1,0 +1,61 @@
+import polars as pl
+import pytest
+import torch
+
+from xsell.data.datamodule import SequenceDataModule
+from xsell.data.interactions import Interactions
+from xsell.errors import EmptyDataError
+
+EVENTS = pl.DataFrame({
+    "user_id": list("aaaaaabbbcc"),
+    "item_id": list("uvwxyzwxywz"),
+    "timestamp": [1, 2, 3, 4, 5, 6, 1, 5, 9, 2, 3],
+    "event": ["view", "cart", "purchase", "view", "view", "view", "view", "cart", "view", "view", "view"],
+})
+ITEMS = pl.DataFrame({"item_id": list("uvwxyz"), "category": list("ababab")})
+
+
+def module(**kwargs):
+    dm = SequenceDataModule(Interactions(EVENTS, items=ITEMS, name="tiny"), max_len=3, batch_size=2, **kwargs)
+    dm.setup()
+    return dm
+
+
+def test_causal_batches():
+    dm = module(item_features=["category"])
+    batches = list(dm.train_dataloader())
+    assert sum(len(b) for b in batches) == 2  # a: one window of 3 inputs; c: one window
+    rows = {tuple(r) for b in batches for r in torch.cat([b.items, b.labels], dim=1).tolist()}
+    # a training u v w x -> inputs [u v w], labels [v w x]; c: inputs [pad pad w] -> labels [pad pad z]
+    assert rows == {(3, 4, 2, 4, 2, 5), (0, 0, 2, 0, 0, 6)}
+    b = batches[0]
+    assert b.items.dtype == torch.int64 and b.item_features.shape == (len(b), 3, 1)
+    assert b.events.shape == b.items.shape and b.time_gaps.shape == b.items.shape
+
+
+def test_evaluation_batches_carry_targets_and_exclusions():
+    dm = module()
+    (batch,) = list(dm.test_dataloader())
+    assert batch.target.tolist() == [6, 1]
+    assert batch.items.tolist() == [[2, 5, 1], [0, 2, 5]]
+    assert batch.exclude.tolist() == [[3, 4, 2, 5, 1], [2, 5, 0, 0, 0]]
+    assert batch.target_event.tolist() == [2, 2]  # a's z and b's y were views
+
+
+def test_cloze_masks_with_mask_index_and_labels_hidden_items():
+    dm = module(objective="cloze", mask_prob=0.5, seed=3)
+    for batch in dm.train_dataloader():
+        masked = batch.items == dm.mask_index
+        assert masked.any(dim=1).all()
+        assert (batch.labels[masked] > 1).all() and (batch.labels[~masked] == 0).all()
+
+
+def test_training_order_is_seeded():
+    first = [b.items.tolist() for b in module(seed=1).train_dataloader()]
+    again = [b.items.tolist() for b in module(seed=1).train_dataloader()]
+    assert first == again
+
+
+def test_empty_after_filtering_is_a_clear_error():
+    with pytest.raises(EmptyDataError, match="source=tiny"):
+        module(min_user_events=50, min_item_events=1)

@@ -1,0 +1,66 @@
+"""The preprocessing pipeline in one call: validate, dedupe, k-core, order, split, check for leakage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import polars as pl
+
+from xsell.data.interactions import Interactions
+from xsell.data.preprocess import add_positions, dedupe, k_core, require_rows, sessionize
+from xsell.data.schema import validate_interactions
+from xsell.data.splits import Split, check_no_leakage, leave_last_session_out, leave_one_out, temporal_split
+
+SplitName = Literal["leave_one_out", "temporal", "leave_last_session_out"]
+
+
+def prepare_split(
+    data: Interactions,
+    *,
+    split: SplitName = "leave_one_out",
+    drop_duplicates: bool = True,
+    min_user_events: int = 0,
+    min_item_events: int = 0,
+    session_gap_seconds: int | None = None,
+    cutoff: int | float | datetime | None = None,
+    validation_cutoff: int | float | datetime | None = None,
+) -> Split:
+    """Clean a data set and split it, raising ``EmptyDataError`` if a step leaves nothing.
+
+    Args:
+        data: what a reader or the synthetic shop returned.
+        split: the protocol; ``"temporal"`` needs ``cutoff``.
+        drop_duplicates: drop repeated (user, item, timestamp, event) rows.
+        min_user_events / min_item_events: iterative k-core thresholds (0 = no filtering).
+        session_gap_seconds: sessionise by inactivity gap when the log has no ``session_id`` (and for
+            ``leave_last_session_out``).
+        cutoff / validation_cutoff: the temporal split's cutoffs (epoch seconds, datetime or quantile).
+    """
+    events = validate_interactions(data.events, data.name)
+    if drop_duplicates:
+        events = dedupe(events)
+    if min_user_events > 1 or min_item_events > 1:
+        if split == "temporal":
+            raise ValueError("k-core filtering before a temporal split would use future events; "
+                             "filter the training window instead")
+        frame = k_core(events, min_user_events, min_item_events, source=data.name)
+    else:
+        frame = require_rows(events.collect(), data.name, "reading")
+    ordered = add_positions(frame.lazy())
+    if session_gap_seconds is not None:
+        ordered = sessionize(ordered, session_gap_seconds)
+    ordered_frame = ordered.collect()
+    if split == "leave_one_out":
+        result = leave_one_out(ordered_frame)
+    elif split == "temporal":
+        if cutoff is None:
+            raise ValueError("split='temporal' needs a cutoff")
+        result = temporal_split(ordered_frame, cutoff, validation_cutoff=validation_cutoff)
+    elif split == "leave_last_session_out":
+        result = leave_last_session_out(ordered_frame, gap_seconds=session_gap_seconds or 1800)
+    else:
+        raise ValueError(f"unknown split {split!r}; expected leave_one_out, temporal or leave_last_session_out")
+    require_rows(result.events.filter(pl.col("part") == 0), data.name, f"the {split} split (training part)")
+    check_no_leakage(result)
+    return result
