@@ -1,0 +1,83 @@
+"""The interface every xsell model shares, so that scoring is one matrix product.
+
+- ``sequence_output(items, events, time_gaps) -> [B, L, D]``: a representation at every position
+  (what training losses use);
+- ``encode_sequence(...) -> [B, D]`` / ``encode(batch) -> [B, D]``: the representation that predicts the
+  next item after a history;
+- ``item_embeddings() -> [N, D]``: the catalog's vectors (row 0 is padding, row 1 the unknown item).
+
+Scores are ``encode(batch) @ item_embeddings().T``, which is what the evaluation, the FAISS index and the
+exported scorer compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from xsell.data.batch import SequenceBatch
+from xsell.data.features import FeatureSpec
+from xsell.nn.embeddings import ContextEmbedding, ItemEmbedding
+
+
+class SequenceInput(nn.Module):
+    """Item vectors (ids + features) + context (positions, event types, time gaps), then dropout."""
+
+    def __init__(
+        self,
+        num_items: int,
+        dim: int,
+        max_len: int,
+        dropout: float,
+        *,
+        positions: bool = True,
+        num_event_types: int = 0,
+        num_time_gap_buckets: int = 0,
+        feature_ids: Tensor | None = None,
+        feature_specs: Sequence[FeatureSpec] = (),
+        extra_tokens: int = 0,
+    ) -> None:
+        super().__init__()
+        self.items = ItemEmbedding(num_items, dim, feature_ids, feature_specs, extra_tokens)
+        self.context = ContextEmbedding(max_len, dim, num_event_types, num_time_gap_buckets, positions)
+        self.dropout = nn.Dropout(dropout)
+        self.scale = dim**0.5
+
+    def forward(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """``[B, L]`` indices -> ``[B, L, D]``; padding positions are zero vectors before context."""
+        x = self.items(items) * self.scale
+        return self.dropout(self.context(x, events, time_gaps))
+
+
+class SequenceModel(nn.Module):
+    """Base class: subclasses define ``sequence_output`` and set ``self.input`` (a ``SequenceInput``)
+    and ``self.max_len``."""
+
+    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @torch.jit.export
+    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """``[B, L]`` history (left-padded) -> ``[B, D]`` next-item representation."""
+        items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
+        return self.sequence_output(items, events, time_gaps)[:, -1]
+
+    def forward(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        return self.encode_sequence(items, events, time_gaps)
+
+    @torch.jit.export
+    def item_embeddings(self) -> Tensor:
+        """``[N, D]`` catalog vectors, the same table the inputs use."""
+        return self.input.items.catalog()
+
+    @torch.jit.ignore
+    def encode(self, batch: SequenceBatch) -> Tensor:
+        """``SequenceBatch`` -> ``[B, D]``."""
+        return self.encode_sequence(batch.items, batch.events, batch.time_gaps)
+
+    @torch.jit.ignore
+    def score(self, batch: SequenceBatch) -> Tensor:
+        """``[B, N]`` scores of every catalog item."""
+        return self.encode(batch) @ self.item_embeddings().T

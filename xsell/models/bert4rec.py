@@ -1,0 +1,67 @@
+"""BERT4Rec (Sun et al., CIKM 2019): a bidirectional transformer trained to fill in masked items.
+
+1. Training inputs are histories where random items were replaced by a [MASK] token (the data module's
+   Cloze objective); the model predicts the hidden items from both sides.
+2. The encoder is the same pre-LN stack as SASRec without the causal mask (padding keys are hidden).
+3. A small head (dense, GELU, LayerNorm) maps the output at a masked position into item-vector space,
+   scored against the tied item table.
+4. To predict the next item, the history is shifted left by one and [MASK] is appended; the head's output
+   at that last position is the user's representation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from xsell.data.features import FeatureSpec
+from xsell.models.base import SequenceInput, SequenceModel
+from xsell.nn.transformer import TransformerEncoder
+
+
+class BERT4Rec(SequenceModel):
+    """Bidirectional Cloze transformer. The mask token is index ``num_items`` (one past the catalog).
+
+    Args: as :class:`xsell.models.sasrec.SASRec`.
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        dim: int = 64,
+        layers: int = 2,
+        heads: int = 2,
+        dropout: float = 0.2,
+        max_len: int = 50,
+        num_event_types: int = 0,
+        num_time_gap_buckets: int = 0,
+        feature_ids: Tensor | None = None,
+        feature_specs: Sequence[FeatureSpec] = (),
+    ) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.mask_index = num_items
+        self.input = SequenceInput(
+            num_items, dim, max_len, dropout, num_event_types=num_event_types,
+            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
+            extra_tokens=1,
+        )
+        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=False)
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
+
+    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        x = self.input(items, events, time_gaps)  # [B, L, D]
+        return self.head(self.encoder(x, items))  # [B, L, D]
+
+    @torch.jit.export
+    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """Drop the oldest column, append [MASK], read the representation at the mask."""
+        items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
+        mask = torch.full_like(items[:, :1], self.mask_index)
+        blank = torch.zeros_like(events[:, :1])
+        items = torch.cat([items[:, 1:], mask], dim=1)
+        events = torch.cat([events[:, 1:], blank], dim=1)
+        time_gaps = torch.cat([time_gaps[:, 1:], blank], dim=1)
+        return self.sequence_output(items, events, time_gaps)[:, -1]

@@ -1,0 +1,1 @@
+"""Building blocks shared by every xsell model: embeddings, transformer blocks, losses."""

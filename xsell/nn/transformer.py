@@ -1,0 +1,77 @@
+"""A pre-LayerNorm transformer encoder block and the attention masks SASRec and BERT4Rec need."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def attention_mask(items: Tensor, causal: bool) -> Tensor:
+    """Boolean ``[B, 1, L, L]`` mask, True where a query may attend to a key.
+
+    Keys that are padding are hidden; with ``causal`` a query sees only itself and earlier columns. Every
+    query may always see itself, so a fully padded row never produces a NaN softmax.
+    """
+    length = items.shape[1]
+    allowed = (items != 0).unsqueeze(1).expand(-1, length, -1)  # [B, L(query), L(key)]
+    if causal:
+        allowed = allowed & torch.ones(length, length, dtype=torch.bool, device=items.device).tril()
+    allowed = allowed | torch.eye(length, dtype=torch.bool, device=items.device)
+    return allowed.unsqueeze(1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention via ``scaled_dot_product_attention`` (same path in train and eval)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden size {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        batch, length, dim = x.size(0), x.size(1), x.size(2)
+        qkv = self.qkv(x).view(batch, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # [B, H, L, D/H] each
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(batch, length, dim))  # [B, L, D]
+
+
+class TransformerBlock(nn.Module):
+    """``x + attn(LN(x))`` then ``x + ffn(LN(x))`` (pre-LN), GELU feed-forward of width ``ffn_mult * D``."""
+
+    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(dim)
+        self.attention = SelfAttention(dim, heads, dropout)
+        self.ffn_norm = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, ffn_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_mult * dim, dim)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.dropout(self.attention(self.attention_norm(x), mask))
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
+class TransformerEncoder(nn.Module):
+    """A stack of pre-LN blocks with a final LayerNorm; causal or bidirectional."""
+
+    def __init__(self, dim: int, layers: int, heads: int, dropout: float, causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor, items: Tensor) -> Tensor:
+        """``x`` ``[B, L, D]`` embedded inputs, ``items`` ``[B, L]`` (for the padding mask) -> ``[B, L, D]``."""
+        mask = attention_mask(items, self.causal)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x)
