@@ -134,6 +134,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
 
     Args:
         source: an ``Interactions`` or a zero-argument callable returning one (e.g. a Hydra partial).
+        path: the file or folder the source reads (configs pass it on to the reader; kept for the data card).
         split: ``leave_one_out`` (default), ``temporal`` (needs ``cutoff``) or ``leave_last_session_out``.
         max_len: history length fed to the model.
         objective: ``causal`` (every position predicts the next item) or ``cloze`` (masked items).
@@ -147,6 +148,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self,
         source: Interactions | Callable[[], Interactions],
         *,
+        path: str | None = None,
         split: SplitName = "leave_one_out",
         max_len: int = 50,
         batch_size: int = 256,
@@ -168,6 +170,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         if objective not in ("causal", "cloze"):
             raise ValueError(f"objective must be 'causal' or 'cloze', got {objective!r}")
         self.source = source
+        self.path = path
         self.split_name = split
         self.max_len = max_len
         self.batch_size = batch_size
@@ -205,6 +208,12 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
     @property
     def num_event_types(self) -> int:
         return self.event_types.size
+
+    def item_counts(self) -> torch.Tensor:
+        """``[num_items]`` training events per item index (for popularity samplers and baselines)."""
+        self._require_setup()
+        train_items = self.log.item[self.log.part == 0]
+        return torch.from_numpy(np.bincount(train_items, minlength=self.num_items).astype(np.float32))
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

@@ -1,0 +1,64 @@
+"""Evaluate any scorer over batches of targets: the one path that models and baselines share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+from xsell.data.batch import SequenceBatch
+from xsell.evaluation.metrics import RankingAccumulator
+from xsell.evaluation.ranking import sampled_target_ranks, target_ranks
+
+
+class RankingEvaluation:
+    """Accumulates full-ranking metrics (and ``sampled_*`` ones when asked) batch by batch.
+
+    Args:
+        ks: metric cut-offs. exclude_seen: drop each user's history from the ranking (never the target).
+        sampled_negatives: also rank against this many uniform unseen negatives (reported as ``sampled_*``).
+        seed: seeds the negative sampler, so sampled numbers are reproducible.
+    """
+
+    def __init__(
+        self,
+        ks: Sequence[int] = (10, 20),
+        *,
+        exclude_seen: bool = False,
+        sampled_negatives: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.exclude_seen = exclude_seen
+        self.sampled_negatives = sampled_negatives
+        self.seed = seed
+        self.full = RankingAccumulator(ks)
+        self.sampled = RankingAccumulator(ks, prefix="sampled_")
+        self.reset()
+
+    def reset(self) -> None:
+        self.full.reset()
+        self.sampled.reset()
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def update(self, scores: Tensor, batch: SequenceBatch) -> None:
+        """Add one batch: ``scores`` ``[B, N]`` for the batch's targets."""
+        self.full.update(target_ranks(scores, batch.target, batch.exclude if self.exclude_seen else None))
+        if self.sampled_negatives:
+            ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
+                                         self.sampled_negatives, self.generator)
+            self.sampled.update(ranks)
+
+    def compute(self) -> dict[str, float]:
+        return {**self.full.compute(), **self.sampled.compute()}
+
+
+@torch.no_grad()
+def evaluate_scorer(
+    score: Callable[[SequenceBatch], Tensor], batches: Iterable[SequenceBatch], **options
+) -> dict[str, float]:
+    """Metrics of ``score(batch) -> [B, N]`` over all batches; options as :class:`RankingEvaluation`."""
+    evaluation = RankingEvaluation(**options)
+    for batch in batches:
+        evaluation.update(score(batch), batch)
+    return evaluation.compute()

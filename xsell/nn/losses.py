@@ -1,0 +1,130 @@
+"""Next-item training losses. Each takes the hidden states at labelled positions, their labels and the
+item table, so any model and any loss combine.
+
+- ``FullSoftmaxCE``: cross-entropy over the whole catalog (the strongest choice while the catalog fits).
+- ``SampledSoftmax``: cross-entropy over the target and ``K`` shared sampled negatives, with the logQ
+  correction (Yi et al., RecSys 2019) that removes the sampler's popularity bias.
+- ``BinaryCrossEntropy``: the original SASRec loss, one sigmoid per positive and per sampled negative.
+- ``GBCE``: generalised BCE of gSASRec (Petrov & Macdonald, RecSys 2023): the positive term is raised to
+  the power ``beta = alpha * (t * (1 - 1/alpha) + 1/alpha)``, ``alpha`` = negatives / (catalog - 1), which
+  undoes the overconfidence that negative sampling causes; ``t = 1`` gives back a fully calibrated model.
+
+Indices 0 (padding) and 1 (unknown) are never predicted.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from xsell.data.schema import FIRST_INDEX
+
+
+class NextItemLoss(nn.Module):
+    """Base class: ``forward(hidden [M, D], labels [M], items [N, D]) -> scalar``."""
+
+    def prepare(self, item_counts: Tensor) -> None:
+        """Receive training frequencies of every item index (``[N]``) before training starts."""
+
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class FullSoftmaxCE(NextItemLoss):
+    """Softmax cross-entropy over every catalog item."""
+
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
+        logits = hidden @ items.T  # [M, N]
+        logits[:, :FIRST_INDEX] = float("-inf")
+        return F.cross_entropy(logits, labels)
+
+
+class _NegativeSampler(NextItemLoss):
+    """Draws negatives uniformly (or from ``counts ** alpha``) over known items; keeps log-probabilities."""
+
+    def __init__(self, num_negatives: int, proposal: str = "uniform", alpha: float = 1.0) -> None:
+        super().__init__()
+        if proposal not in ("uniform", "popularity"):
+            raise ValueError(f"proposal must be 'uniform' or 'popularity', got {proposal!r}")
+        self.num_negatives = num_negatives
+        self.proposal = proposal
+        self.alpha = alpha
+        self.register_buffer("probabilities", torch.empty(0), persistent=False)
+
+    def prepare(self, item_counts: Tensor) -> None:
+        weights = item_counts.double().clamp(min=0)
+        weights = weights**self.alpha if self.proposal == "popularity" else torch.ones_like(weights)
+        weights[:FIRST_INDEX] = 0.0
+        if self.proposal == "popularity":
+            weights[FIRST_INDEX:] += 1e-9  # never-seen items stay reachable
+        self.probabilities = (weights / weights.sum()).float().to(self.probabilities.device)
+
+    def _ensure(self, num_items: int, device: torch.device) -> Tensor:
+        if self.probabilities.numel() != num_items:
+            self.prepare(torch.ones(num_items))
+        return self.probabilities.to(device)
+
+    def sample(self, shape: tuple[int, ...], num_items: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Negatives of ``shape`` and their log-probabilities under the proposal."""
+        probabilities = self._ensure(num_items, device)
+        flat = torch.multinomial(probabilities, int(torch.tensor(shape).prod()), replacement=True)
+        negatives = flat.view(shape)
+        return negatives, probabilities[negatives].log()
+
+
+class SampledSoftmax(_NegativeSampler):
+    """Cross-entropy over the target and ``num_negatives`` negatives shared by the batch, with logQ correction.
+
+    Args:
+        num_negatives: negatives per batch. proposal: ``uniform`` or ``popularity`` (``counts ** alpha``).
+        logq_correction: subtract ``log Q(item)`` from every logit (the target's too).
+    """
+
+    def __init__(self, num_negatives: int = 1024, proposal: str = "popularity", alpha: float = 1.0,
+                 logq_correction: bool = True) -> None:
+        super().__init__(num_negatives, proposal, alpha)
+        self.logq_correction = logq_correction
+
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
+        negatives, log_q = self.sample((self.num_negatives,), items.shape[0], hidden.device)  # [K]
+        positive = (hidden * items[labels]).sum(-1, keepdim=True)  # [M, 1]
+        negative = hidden @ items[negatives].T  # [M, K]
+        if self.logq_correction:
+            probabilities = self._ensure(items.shape[0], hidden.device)
+            positive = positive - probabilities[labels].log().unsqueeze(1)
+            negative = negative - log_q.unsqueeze(0)
+        negative = negative.masked_fill(negatives.unsqueeze(0) == labels.unsqueeze(1), float("-inf"))  # hits
+        logits = torch.cat([positive, negative], dim=1)  # [M, 1 + K]
+        return F.cross_entropy(logits, torch.zeros_like(labels))
+
+
+class BinaryCrossEntropy(_NegativeSampler):
+    """Sigmoid loss on each positive and on ``num_negatives`` uniform negatives of its own (SASRec)."""
+
+    def __init__(self, num_negatives: int = 1) -> None:
+        super().__init__(num_negatives, "uniform")
+
+    def positive_weight(self, num_items: int) -> float:
+        return 1.0
+
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
+        negatives, _ = self.sample((labels.shape[0], self.num_negatives), items.shape[0], hidden.device)  # [M, K]
+        positive = (hidden * items[labels]).sum(-1)  # [M]
+        negative = torch.einsum("md,mkd->mk", hidden, items[negatives])  # [M, K]
+        valid = (negatives != labels.unsqueeze(1)).to(negative.dtype)
+        beta = self.positive_weight(items.shape[0])
+        loss = beta * F.softplus(-positive) + (F.softplus(negative) * valid).sum(-1)
+        return loss.mean()
+
+
+class GBCE(BinaryCrossEntropy):
+    """gSASRec's generalised BCE with calibration parameter ``t`` (0 = plain BCE, 1 = fully calibrated)."""
+
+    def __init__(self, num_negatives: int = 256, t: float = 0.75) -> None:
+        super().__init__(num_negatives)
+        self.t = t
+
+    def positive_weight(self, num_items: int) -> float:
+        alpha = self.num_negatives / max(num_items - FIRST_INDEX - 1, 1)
+        return alpha * (self.t * (1.0 - 1.0 / alpha) + 1.0 / alpha)

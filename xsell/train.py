@@ -1,0 +1,143 @@
+"""``python -m xsell.train`` / ``xsell-train``: train, evaluate (full ranking) and record a run.
+
+The Hydra entry point only composes the config; :func:`train` does the work and can be called directly
+with a config built by ``hydra.compose`` (as the tests do).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from xsell.baselines import MostPopular
+from xsell.data.datamodule import SequenceDataModule
+from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
+from xsell.evaluation.protocol import evaluate_scorer
+from xsell.training.callbacks import RunStatistics
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+
+
+def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
+    """The data module of ``cfg.data``, with the objective the chosen model trains with."""
+    objective = getattr(get_class(cfg.model._target_), "objective", "causal")
+    datamodule = instantiate(cfg.data, objective=objective)
+    datamodule.setup()
+    return datamodule
+
+
+def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Module:
+    """``cfg.model`` completed with the sizes only the data knows, and the hybrid inputs switched on."""
+    features = datamodule.item_features
+    return instantiate(cfg.model)(
+        num_items=datamodule.num_items,
+        max_len=datamodule.max_len,
+        num_event_types=datamodule.num_event_types if cfg.inputs.event_types else 0,
+        num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if cfg.inputs.time_gaps else 0,
+        feature_ids=None if features is None else torch.from_numpy(features.ids),
+        feature_specs=() if features is None else features.specs,
+    )
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically (temp file beside it, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, pick the best validation checkpoint, evaluate it on validation and test, write metrics.json."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg, datamodule)
+    module = instantiate(cfg.module)(model=model, loss=instantiate(cfg.loss),
+                                     item_counts=datamodule.item_counts(), seed=cfg.seed)
+    statistics = RunStatistics()
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [statistics]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    ckpt_path = best or None
+    trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
+    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
+
+    metrics: dict[str, Any] = {
+        "val": module.results.get("val", {}),
+        "test": module.results.get("test", {}),
+        **statistics.summary(),
+        "wall_seconds": time.perf_counter() - start,
+        "best_checkpoint": best,
+        "data": {k: v for k, v in datamodule.summary().items() if k != "columns"},
+        "model": cfg.model._target_,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+    }
+    if cfg.get("baseline"):
+        popularity = MostPopular().fit(datamodule.log)
+        evaluation = dict(ks=tuple(cfg.module.ks), exclude_seen=cfg.module.exclude_seen,
+                          sampled_negatives=cfg.module.sampled_negatives, seed=cfg.seed)
+        metrics["baselines"] = {"popularity": {
+            "val": evaluate_scorer(popularity.score, datamodule.val_dataloader(), **evaluation),
+            "test": evaluate_scorer(popularity.score, datamodule.test_dataloader(), **evaluation),
+        }}
+    write_json(output_dir / "metrics.json", metrics)
+    print_report(metrics, output_dir)
+    return metrics
+
+
+def print_report(metrics: dict[str, Any], output_dir: Path) -> None:
+    """A table of test metrics, the model beside the popularity baseline."""
+    table = Table(title=f"test metrics (full ranking) - {metrics['model'].rsplit('.', 1)[-1]}")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    baseline = metrics.get("baselines", {}).get("popularity", {}).get("test", {})
+    if baseline:
+        table.add_column("popularity", justify="right")
+        table.add_column("lift", justify="right")
+    for name in ("ndcg@10", "recall@10", "mrr@10", "ndcg@20", "recall@20", "sampled_hit@10", "sampled_ndcg@10"):
+        if name not in metrics["test"]:
+            continue
+        value = metrics["test"][name]
+        row = [name, f"{value:.4f}"]
+        if baseline:
+            row += [f"{baseline[name]:.4f}", f"{value / baseline[name]:.2f}x" if baseline[name] else "-"]
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    console.print(f"epochs {metrics['epochs']}, {metrics['train_seconds']:.1f} s training, "
+                  f"{metrics['train_sequences_per_second']:.0f} sequences/s, "
+                  f"peak memory {metrics['peak_memory_mb']:.0f} MB -> {output_dir / 'metrics.json'}")
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    stage, _, name = str(cfg.get("optimized_metric", "")).partition("/")
+    return metrics.get(stage, {}).get(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Training: the LightningModule that wraps any model and loss, and its callbacks."""

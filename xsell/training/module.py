@@ -1,0 +1,129 @@
+"""``NextItemModule``: one LightningModule for every next-item model and loss.
+
+Training reads the model's output at every labelled position; validation and test rank the target
+against the whole catalog (full ranking) with the same code as standalone evaluation, and log
+``val/ndcg@10``-style metrics that early stopping and checkpointing monitor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from xsell.data.batch import SequenceBatch
+from xsell.evaluation.protocol import RankingEvaluation
+from xsell.nn.losses import FullSoftmaxCE, NextItemLoss
+
+
+def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
+    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine decay to ``floor``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class NextItemModule(pl.LightningModule):
+    """Wraps a model with the ``sequence_output`` / ``encode`` / ``item_embeddings`` interface.
+
+    Args:
+        model: any :class:`xsell.models.base.SequenceModel`.
+        loss: a :class:`xsell.nn.losses.NextItemLoss` (full-softmax CE by default).
+        optimizer: a partial taking the parameters (default AdamW, lr 1e-3, weight decay 0.01).
+        warmup_fraction / min_lr_ratio: warm-up + cosine schedule over all training steps (None: constant).
+        ks: cut-offs of the logged metrics. exclude_seen: drop history items from the ranking.
+        sampled_negatives: also log ``sampled_*`` metrics against this many uniform negatives (opt-in).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: NextItemLoss | None = None,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        warmup_fraction: float | None = 0.05,
+        min_lr_ratio: float = 0.0,
+        ks: Sequence[int] = (10, 20),
+        exclude_seen: bool = False,
+        sampled_negatives: int | None = None,
+        item_counts: Tensor | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = loss or FullSoftmaxCE()
+        if item_counts is not None:
+            self.loss.prepare(item_counts)
+        self.optimizer_factory = optimizer
+        self.warmup_fraction = warmup_fraction
+        self.min_lr_ratio = min_lr_ratio
+        self.ks = tuple(ks)
+        self.exclude_seen = exclude_seen
+        self.sampled_negatives = sampled_negatives
+        self.seed = seed
+        self.evaluations: dict[str, RankingEvaluation] = {}
+        self.results: dict[str, dict[str, float]] = {}
+
+    # -- training ----------------------------------------------------------------------------------
+    def training_step(self, batch: SequenceBatch, batch_idx: int) -> Tensor:
+        hidden = self.model.sequence_output(batch.items, batch.events, batch.time_gaps)  # [B, L, D]
+        labelled = batch.labels > 0  # [B, L]
+        loss = self.loss(hidden[labelled], batch.labels[labelled], self.model.item_embeddings())
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3, weight_decay=0.01)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
+        if self.warmup_fraction is None:
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(self.warmup_fraction * total)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, total, warmup, self.min_lr_ratio)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def _evaluation(self, stage: str) -> RankingEvaluation:
+        if stage not in self.evaluations:
+            self.evaluations[stage] = RankingEvaluation(
+                self.ks, exclude_seen=self.exclude_seen, sampled_negatives=self.sampled_negatives, seed=self.seed
+            )
+        return self.evaluations[stage]
+
+    def _start(self, stage: str) -> None:
+        self._evaluation(stage).reset()
+
+    def _step(self, batch: SequenceBatch, stage: str) -> None:
+        self._evaluation(stage).update(self.model.score(batch), batch)
+
+    def _finish(self, stage: str) -> None:
+        metrics = self._evaluation(stage).compute()
+        self.results[stage] = metrics
+        for name, value in metrics.items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "ndcg@10", sync_dist=True)
+
+    def on_validation_epoch_start(self) -> None:
+        self._start("val")
+
+    def validation_step(self, batch: SequenceBatch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start("test")
+
+    def test_step(self, batch: SequenceBatch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")
