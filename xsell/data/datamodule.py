@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pytorch_lightning as pl_lightning
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from xsell.data.batch import SequenceBatch
 from xsell.data.features import FeatureTable, build_feature_table
@@ -32,6 +32,40 @@ from xsell.data.sequences import (
 from xsell.data.splits import TEST, VALIDATION, Split
 
 Objective = Literal["causal", "cloze"]
+
+
+class LengthGroupedBatchSampler(Sampler[list[int]]):
+    """Random batches of similar length, so that padding columns can be cut from each batch.
+
+    Indices are shuffled, cut into groups of ``group_batches`` batches, sorted by length inside each
+    group, batched, and the batches shuffled again: every epoch sees every window once in random order,
+    while most batches carry little padding.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, generator: torch.Generator,
+                 group_batches: int = 32) -> None:
+        self.lengths = torch.as_tensor(lengths)
+        self.batch_size = batch_size
+        self.generator = generator
+        self.group = batch_size * group_batches
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        batches = []
+        for start in range(0, len(order), self.group):
+            group = order[start:start + self.group]
+            group = group[self.lengths[group].argsort(descending=True, stable=True)]
+            batches.extend(group.split(self.batch_size))
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i].tolist()
+
+
+def _trim(width: int, *columns: torch.Tensor) -> list[torch.Tensor]:
+    """Keep the last ``width`` columns (left padding beyond the longest row of the batch is dropped)."""
+    return [c[:, -width:] for c in columns]
 
 
 class TrainingWindows(Dataset):
@@ -56,6 +90,7 @@ class TrainingWindows(Dataset):
         self.events = torch.from_numpy(packed.events.astype(np.int64))
         self.time_gaps = torch.from_numpy(packed.time_gaps.astype(np.int64))
         self.users = torch.from_numpy(packed.users.astype(np.int64))
+        self.lengths = (self.items != PAD_INDEX).sum(1)  # [W]
         self.features = None if features is None else torch.from_numpy(features.ids)
         self.objective = objective
         self.mask_index = mask_index
@@ -67,14 +102,14 @@ class TrainingWindows(Dataset):
 
     def __getitem__(self, index: list[int]) -> SequenceBatch:
         index = torch.as_tensor(index)
-        items = self.items[index]
+        width = max(int(self.lengths[index].max()), 2)
+        items, events, gaps = _trim(width, self.items[index], self.events[index], self.time_gaps[index])
         if self.objective == "causal":
             inputs = items[:, :-1]
             labels = items[:, 1:].masked_fill(inputs == PAD_INDEX, PAD_INDEX)  # a user's first event: no label
-            events, gaps = self.events[index, :-1], self.time_gaps[index, :-1]
+            events, gaps = events[:, :-1], gaps[:, :-1]
         else:
             inputs, labels = self._mask(items)
-            events, gaps = self.events[index], self.time_gaps[index]
         return SequenceBatch(
             items=inputs,
             events=events,
@@ -108,6 +143,7 @@ class EvaluationTargets(Dataset):
         self.users = torch.from_numpy(packed.users.astype(np.int64))
         self.target = torch.from_numpy(packed.target.astype(np.int64))
         self.target_event = torch.from_numpy(packed.target_event.astype(np.int64))
+        self.lengths = (self.items != PAD_INDEX).sum(1)  # [N]
         self.features = None if features is None else torch.from_numpy(features.ids)
 
     def __len__(self) -> int:
@@ -116,11 +152,12 @@ class EvaluationTargets(Dataset):
     def __getitem__(self, index: list[int]) -> SequenceBatch:
         rows = np.asarray(index, dtype=np.int64)
         index = torch.from_numpy(rows)
-        items = self.items[index]
+        width = max(int(self.lengths[index].max()), 1)
+        items, events, gaps = _trim(width, self.items[index], self.events[index], self.time_gaps[index])
         return SequenceBatch(
             items=items,
-            events=self.events[index],
-            time_gaps=self.time_gaps[index],
+            events=events,
+            time_gaps=gaps,
             item_features=None if self.features is None else self.features[items],
             users=self.users[index],
             target=self.target[index],
@@ -189,6 +226,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         )
         self.num_workers = num_workers
         self.seed = seed
+        self._epochs_served = 0
         self.data: Interactions | None = None
         self.split: Split | None = None
         self.log: EncodedLog | None = None
@@ -239,17 +277,23 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.test_set = EvaluationTargets(self.log, pack_targets(self.log, TEST, self.max_len), self.item_features)
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        sampler = BatchSampler(RandomSampler(self.train_set, generator=generator), self.batch_size, drop_last=False)
+        generator = torch.Generator().manual_seed(self.seed + self._epochs_served)
+        self._epochs_served += 1
+        sampler = LengthGroupedBatchSampler(self.train_set.lengths.numpy(), self.batch_size, generator)
         return self._loader(self.train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, BatchSampler(SequentialSampler(self.val_set), self.eval_batch_size, False))
+        return self._loader(self.val_set, self._by_length(self.val_set))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, BatchSampler(SequentialSampler(self.test_set), self.eval_batch_size, False))
+        return self._loader(self.test_set, self._by_length(self.test_set))
 
-    def _loader(self, dataset: Dataset, sampler: BatchSampler) -> DataLoader:
+    def _by_length(self, dataset: EvaluationTargets) -> list[list[int]]:
+        """Fixed batches of targets ordered by history length (metrics are sums: order does not matter)."""
+        order = dataset.lengths.argsort(descending=True, stable=True)
+        return [chunk.tolist() for chunk in order.split(self.eval_batch_size)]
+
+    def _loader(self, dataset: Dataset, sampler: Sampler | list[list[int]]) -> DataLoader:
         return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 

@@ -44,13 +44,13 @@ def prepare_split(
         if split == "temporal":
             raise ValueError("k-core filtering before a temporal split would use future events; "
                              "filter the training window instead")
-        frame = k_core(events, min_user_events, min_item_events, source=data.name)
-    else:
-        frame = require_rows(events.collect(), data.name, "reading")
-    ordered = add_positions(frame.lazy())
+        events = k_core(events, min_user_events, min_item_events, source=data.name).lazy()
+    ordered = add_positions(events)
     if session_gap_seconds is not None:
         ordered = sessionize(ordered, session_gap_seconds)
-    ordered_frame = ordered.collect()
+    # One collect: no deduplicated copy of the log stays alive next to the ordered one.
+    ordered_frame = require_rows(ordered.collect(), data.name, "reading")
+    del events, ordered
     if split == "leave_one_out":
         result = leave_one_out(ordered_frame)
     elif split == "temporal":

@@ -63,8 +63,8 @@ def encode_split(
     count as misses, as they would in production.
     """
     events = split.events
-    train = split.train
-    item_vocab = item_vocab or Vocabulary.fit(train.get_column(ITEM), name=ITEM)
+    if item_vocab is None:  # only the item column of the training part, not a filtered copy of the log
+        item_vocab = Vocabulary.fit(events.get_column(ITEM).filter(events.get_column(PART) == TRAIN), name=ITEM)
     user_vocab = Vocabulary.fit(events.get_column(USER), name=USER)  # users are keys, not features
     has_events = EVENT in events.columns
     frame = events.select(

@@ -14,33 +14,35 @@ from torch import Tensor
 from xsell.data.schema import FIRST_INDEX, UNKNOWN_INDEX
 
 
-def mask_scores(scores: Tensor, exclude: Tensor | None = None, targets: Tensor | None = None) -> Tensor:
-    """Set padding, unknown and (optionally) ``exclude`` items ``[B, M]`` to ``-inf`` (in place on a copy)."""
-    scores = scores.clone()
-    scores[:, :FIRST_INDEX] = float("-inf")
-    if exclude is not None and exclude.numel():
-        keep = scores.gather(1, targets.unsqueeze(1)) if targets is not None else None
-        scores.scatter_(1, exclude, float("-inf"))
-        if targets is not None:
-            scores.scatter_(1, targets.unsqueeze(1), keep)
-        scores[:, :FIRST_INDEX] = float("-inf")
-    return scores
-
-
 def target_ranks(scores: Tensor, targets: Tensor, exclude: Tensor | None = None) -> Tensor:
     """1-based pessimistic rank of each target among all catalog items.
+
+    One pass over the scores, no copy: items scoring at least the target are counted, then padding,
+    unknown and excluded items among them are subtracted.
 
     Args:
         scores: ``[B, N]`` scores of every item index.
         targets: ``[B]`` target item indices.
-        exclude: ``[B, M]`` item indices to drop from the ranking (0 pads), e.g. the user's history.
+        exclude: ``[B, M]`` item indices to drop from the ranking (0 pads, repeats allowed), e.g. the
+            user's history; the target itself is never dropped.
     Returns:
         ``[B]`` ranks (int64); targets that are unknown items get rank ``N + 1`` (a certain miss).
     """
-    masked = mask_scores(scores, exclude, targets)
-    target_score = masked.gather(1, targets.unsqueeze(1))  # [B, 1]
-    ranks = (masked >= target_score).sum(1)  # counts the target itself: ties go against it
-    return torch.where(targets == UNKNOWN_INDEX, scores.shape[1] + 1, ranks)
+    target_score = scores.gather(1, targets.unsqueeze(1))  # [B, 1]
+    at_least = (scores >= target_score).sum(1)  # counts the target itself: ties go against it
+    at_least -= (scores[:, :FIRST_INDEX] >= target_score).sum(1)
+    if exclude is not None and exclude.numel():
+        unique = _first_occurrences(exclude) & (exclude >= FIRST_INDEX) & (exclude != targets.unsqueeze(1))
+        at_least -= ((scores.gather(1, exclude) >= target_score) & unique).sum(1)
+    return torch.where(targets == UNKNOWN_INDEX, scores.shape[1] + 1, at_least)
+
+
+def _first_occurrences(index: Tensor) -> Tensor:
+    """``[B, M]`` bool: True at the first occurrence of each value in its row."""
+    ordered, order = index.sort(dim=1, stable=True)
+    first = torch.ones_like(ordered, dtype=torch.bool)
+    first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    return torch.zeros_like(first).scatter_(1, order, first)
 
 
 def sampled_target_ranks(

@@ -53,7 +53,10 @@ class SequenceInput(nn.Module):
 
 class SequenceModel(nn.Module):
     """Base class: subclasses define ``sequence_output`` and set ``self.input`` (a ``SequenceInput``)
-    and ``self.max_len``."""
+    and ``self.max_len``. ``objective`` names the training batches the model needs (``causal``: every
+    position predicts the next item; ``cloze``: masked items)."""
+
+    objective = "causal"
 
     def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError

@@ -5,8 +5,8 @@
 2. The encoder is the same pre-LN stack as SASRec without the causal mask (padding keys are hidden).
 3. A small head (dense, GELU, LayerNorm) maps the output at a masked position into item-vector space,
    scored against the tied item table.
-4. To predict the next item, the history is shifted left by one and [MASK] is appended; the head's output
-   at that last position is the user's representation.
+4. To predict the next item, [MASK] is appended to the history (the oldest item drops out when the
+   history is already ``max_len`` long); the head's output at the mask is the user's representation.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class BERT4Rec(SequenceModel):
 
     Args: as :class:`xsell.models.sasrec.SASRec`.
     """
+
+    objective = "cloze"
 
     def __init__(
         self,
@@ -57,11 +59,10 @@ class BERT4Rec(SequenceModel):
 
     @torch.jit.export
     def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        """Drop the oldest column, append [MASK], read the representation at the mask."""
-        items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
+        """Append [MASK] (keeping the last ``max_len`` columns) and read the representation at the mask."""
         mask = torch.full_like(items[:, :1], self.mask_index)
         blank = torch.zeros_like(events[:, :1])
-        items = torch.cat([items[:, 1:], mask], dim=1)
-        events = torch.cat([events[:, 1:], blank], dim=1)
-        time_gaps = torch.cat([time_gaps[:, 1:], blank], dim=1)
+        items = torch.cat([items, mask], dim=1)[:, -self.max_len:]
+        events = torch.cat([events, blank], dim=1)[:, -self.max_len:]
+        time_gaps = torch.cat([time_gaps, blank], dim=1)[:, -self.max_len:]
         return self.sequence_output(items, events, time_gaps)[:, -1]
