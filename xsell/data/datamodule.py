@@ -92,6 +92,8 @@ class TrainingWindows(Dataset):
         self.users = torch.from_numpy(packed.users.astype(np.int64))
         self.lengths = (self.items != PAD_INDEX).sum(1)  # [W]
         self.features = None if features is None else torch.from_numpy(features.ids)
+        if self.features is not None and objective == "cloze":  # the mask token has no features
+            self.features = torch.cat([self.features, self.features.new_zeros(1, self.features.shape[1])])
         self.objective = objective
         self.mask_index = mask_index
         self.mask_prob = mask_prob
@@ -114,8 +116,7 @@ class TrainingWindows(Dataset):
             items=inputs,
             events=events,
             time_gaps=gaps,
-            item_features=None if self.features is None else self.features[items if self.objective == "cloze"
-                                                                           else inputs],
+            item_features=None if self.features is None else self.features[inputs],
             labels=labels,
             users=self.users[index],
         )

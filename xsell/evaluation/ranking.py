@@ -13,6 +13,8 @@ from torch import Tensor
 
 from xsell.data.schema import FIRST_INDEX, UNKNOWN_INDEX
 
+MISS = torch.iinfo(torch.int64).max  # the rank of a target that cannot be found: beyond any cut-off
+
 
 def target_ranks(scores: Tensor, targets: Tensor, exclude: Tensor | None = None) -> Tensor:
     """1-based pessimistic rank of each target among all catalog items.
@@ -26,7 +28,7 @@ def target_ranks(scores: Tensor, targets: Tensor, exclude: Tensor | None = None)
         exclude: ``[B, M]`` item indices to drop from the ranking (0 pads, repeats allowed), e.g. the
             user's history; the target itself is never dropped.
     Returns:
-        ``[B]`` ranks (int64); targets that are unknown items get rank ``N + 1`` (a certain miss).
+        ``[B]`` ranks (int64); unknown targets and non-finite target scores get ``MISS`` (a certain miss).
     """
     target_score = scores.gather(1, targets.unsqueeze(1))  # [B, 1]
     at_least = (scores >= target_score).sum(1)  # counts the target itself: ties go against it
@@ -34,7 +36,7 @@ def target_ranks(scores: Tensor, targets: Tensor, exclude: Tensor | None = None)
     if exclude is not None and exclude.numel():
         unique = _first_occurrences(exclude) & (exclude >= FIRST_INDEX) & (exclude != targets.unsqueeze(1))
         at_least -= ((scores.gather(1, exclude) >= target_score) & unique).sum(1)
-    return torch.where(targets == UNKNOWN_INDEX, scores.shape[1] + 1, at_least)
+    return torch.where(_misses(targets, target_score), MISS, at_least)
 
 
 def _first_occurrences(index: Tensor) -> Tensor:
@@ -58,13 +60,23 @@ def sampled_target_ranks(
     sampled numbers and must be reported as ``sampled_*``.
     """
     batch, num_items = scores.shape
+    if num_items - FIRST_INDEX < num_negatives:
+        raise ValueError(f"sampled evaluation needs at least {num_negatives} catalog items, got "
+                         f"{num_items - FIRST_INDEX}")
     allowed = torch.ones(batch, num_items, dtype=torch.bool, device=scores.device)
     allowed[:, :FIRST_INDEX] = False
     allowed.scatter_(1, seen, False)
     allowed.scatter_(1, targets.unsqueeze(1), False)
     weights = allowed.float()
-    weights[weights.sum(1) == 0, FIRST_INDEX:] = 1.0  # degenerate: the user saw everything
+    short = weights.sum(1) < num_negatives  # the user saw almost everything: draw from all other items
+    weights[short, FIRST_INDEX:] = 1.0
+    weights[short] = weights[short].scatter(1, targets[short].unsqueeze(1), 0.0)
     negatives = torch.multinomial(weights, num_negatives, replacement=False, generator=generator)  # [B, K]
     target_score = scores.gather(1, targets.unsqueeze(1))  # [B, 1]
     ranks = 1 + (scores.gather(1, negatives) >= target_score).sum(1)
-    return torch.where(targets == UNKNOWN_INDEX, num_negatives + 1, ranks)
+    return torch.where(_misses(targets, target_score), MISS, ranks)
+
+
+def _misses(targets: Tensor, target_score: Tensor) -> Tensor:
+    """Targets that can never be hits: the unknown item, or a NaN / infinite score (a diverged model)."""
+    return (targets == UNKNOWN_INDEX) | ~torch.isfinite(target_score.squeeze(1))

@@ -93,6 +93,10 @@ class ContextEmbedding(nn.Module):
         for table in (self.positions, self.events, self.time_gaps):
             if table is not None:
                 nn.init.normal_(table.weight, std=0.02)
+        with torch.no_grad():
+            for table in (self.events, self.time_gaps):
+                if table is not None:
+                    table.weight[0].zero_()  # padding adds nothing
 
     def forward(self, x: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         """Add context to ``x`` ``[B, L, D]``; positions count back from the most recent (last) column."""

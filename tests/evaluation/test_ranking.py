@@ -1,0 +1,106 @@
+import pytest
+import torch
+
+from xsell.data.batch import SequenceBatch
+from xsell.evaluation.protocol import RankingEvaluation, evaluate_scorer
+from xsell.evaluation.ranking import MISS, sampled_target_ranks, target_ranks
+
+# Items 0 (padding) and 1 (unknown) get the highest scores: they must never count.
+SCORES = torch.tensor([
+    [9.0, 9.0, 1.0, 3.0, 3.0, 2.0],
+    [9.0, 9.0, 1.0, 3.0, 3.0, 2.0],
+    [9.0, 9.0, 4.0, 4.0, 4.0, 4.0],
+])
+
+
+def test_ranks_by_hand_with_pessimistic_ties():
+    # row 0: target 3 ties with item 4 -> rank 2; row 1: target 5 is below items 3 and 4 -> rank 3;
+    # row 2: every item ties -> the target ranks last of the 4 real items.
+    assert target_ranks(SCORES, torch.tensor([3, 5, 2])).tolist() == [2, 3, 4]
+    assert target_ranks(SCORES, torch.tensor([4, 2, 5])).tolist() == [2, 4, 4]
+
+
+def test_unknown_target_always_misses():
+    scores = torch.tensor([[0.0, 100.0, 1.0, 2.0]])
+    assert target_ranks(scores, torch.tensor([1])).tolist() == [MISS]
+    assert sampled_target_ranks(scores, torch.tensor([1]), torch.zeros(1, 1, dtype=torch.long), 2).tolist() == [MISS]
+
+
+def test_sampled_ranks_need_enough_items():
+    scores = torch.tensor([[0.0, 0.0, 1.0, 2.0]])
+    with pytest.raises(ValueError, match="at least 3 catalog items, got 2"):
+        sampled_target_ranks(scores, torch.tensor([2]), torch.zeros(1, 1, dtype=torch.long), 3)
+
+
+def test_excluding_seen_items_never_removes_the_target():
+    # Row 1's history holds its own target 5 (twice) and item 3 twice; row 2 excludes only padding and unknown.
+    exclude = torch.tensor([[3, 4, 0, 0], [3, 5, 3, 5], [0, 1, 0, 1]])
+    before = SCORES.clone()
+    assert target_ranks(SCORES, torch.tensor([5, 5, 2]), exclude).tolist() == [1, 2, 4]
+    assert target_ranks(SCORES, torch.tensor([2, 4, 3]), exclude).tolist() == [2, 1, 4]
+    assert torch.equal(SCORES, before)  # the scores are not modified
+
+
+def test_constant_scores_earn_nothing():
+    num_items = 14  # 12 real items
+    batches = [
+        SequenceBatch(items=torch.zeros(3, 2, dtype=torch.long), events=torch.zeros(3, 2, dtype=torch.long),
+                      time_gaps=torch.zeros(3, 2, dtype=torch.long), target=torch.tensor(targets),
+                      exclude=torch.zeros(3, 1, dtype=torch.long))
+        for targets in ([2, 5, 13], [7, 8, 9])
+    ]
+    metrics = evaluate_scorer(lambda batch: torch.ones(len(batch), num_items), batches, ks=(10, 20))
+    assert metrics["recall@10"] == 0.0 and metrics["ndcg@10"] == 0.0
+    assert metrics["recall@20"] == 1.0  # every target ranks 12th
+    assert metrics["mrr@20"] == pytest.approx(1 / 12)
+
+
+def sampled_case():
+    num_items = 300
+    scores = -torch.arange(num_items, dtype=torch.float).expand(4, -1)  # item 2 best, then 3, ...
+    targets = torch.tensor([50, 50, 150, 299])
+    seen = torch.stack([torch.arange(2, 50), torch.arange(2, 50), torch.zeros(48, dtype=torch.long),
+                        torch.arange(250, 298)])
+    return scores, targets, seen
+
+
+def test_sampled_ranks_are_reproducible_and_ignore_seen_items():
+    scores, targets, seen = sampled_case()
+    first = sampled_target_ranks(scores, targets, seen, 100, torch.Generator().manual_seed(7))
+    again = sampled_target_ranks(scores, targets, seen, 100, torch.Generator().manual_seed(7))
+    other = sampled_target_ranks(scores, targets, seen, 100, torch.Generator().manual_seed(8))
+    assert torch.equal(first, again)
+    assert not torch.equal(first[2:], other[2:])
+    # Rows 0 and 1 saw every item scored above their target: no sampled negative beats it (nor is the target
+    # drawn as its own negative).
+    assert first[:2].tolist() == [1, 1]
+    assert (first >= 1).all() and (first <= 101).all()
+    # Row 3's target is the worst unseen item: every negative beats it.
+    assert first[3] == 101
+
+
+def test_sampled_metrics_in_the_evaluation_are_reproducible():
+    scores, targets, seen = sampled_case()
+    batch = SequenceBatch(items=seen, events=seen, time_gaps=seen, target=targets, exclude=seen)
+    evaluation = RankingEvaluation(ks=(10,), sampled_negatives=100, seed=3)
+    evaluation.update(scores, batch)
+    first = evaluation.compute()
+    evaluation.reset()
+    evaluation.update(scores, batch)
+    assert evaluation.compute() == first
+    assert {"recall@10", "sampled_recall@10", "sampled_ndcg@10"} <= set(first)
+    assert "sampled_recall@10" not in RankingEvaluation(ks=(10,)).compute()
+
+
+def test_unknown_target_misses_even_when_the_cutoff_exceeds_the_catalog():
+    batch = SequenceBatch(items=torch.tensor([[2, 3]]), events=torch.tensor([[2, 2]]),
+                          time_gaps=torch.tensor([[1, 1]]), target=torch.tensor([1]),
+                          exclude=torch.tensor([[2, 3]]))
+    metrics = evaluate_scorer(lambda b: torch.tensor([[0.0, 0.0, 1.0, 2.0]]), [batch], ks=(10,))
+    assert metrics["recall@10"] == 0.0
+
+
+def test_nan_score_is_a_miss():
+    scores = torch.tensor([[0.0, 0.0, 1.0, float("nan"), 2.0]])
+    rank = target_ranks(scores, torch.tensor([3]))
+    assert rank.item() > 3

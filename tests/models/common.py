@@ -1,0 +1,144 @@
+"""Checks every next-item model must pass, shared by the per-model test modules.
+
+Each check takes a ``build(**overrides)`` callable that returns a freshly seeded model of one class with
+``NUM_ITEMS`` items, hidden size ``DIM`` and ``MAX_LEN`` positions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from xsell.data.batch import SequenceBatch
+from xsell.data.features import FeatureSpec
+
+NUM_ITEMS = 30
+DIM = 16
+MAX_LEN = 8
+NUM_EVENT_TYPES = 5
+NUM_TIME_GAP_BUCKETS = 34
+
+Build = Callable[..., nn.Module]
+
+# Two histories: a full one and a short left-padded one.
+ITEMS = torch.tensor([[3, 9, 4, 17, 5, 22, 8, 11], [0, 0, 0, 0, 0, 6, 13, 7]])
+EVENTS = torch.tensor([[2, 2, 3, 4, 2, 2, 3, 2], [0, 0, 0, 0, 0, 2, 3, 4]])
+GAPS = torch.tensor([[1, 5, 6, 7, 20, 4, 4, 9], [0, 0, 0, 0, 0, 1, 8, 3]])
+
+
+def seeded(factory: Callable[[], nn.Module]) -> nn.Module:
+    torch.manual_seed(0)
+    return factory().eval()
+
+
+def hybrid_options() -> dict:
+    """Event types, time gaps and item features (a category and a 2-slot token feature) switched on."""
+    generator = torch.Generator().manual_seed(1)
+    features = torch.cat([torch.randint(2, 6, (NUM_ITEMS, 1), generator=generator),
+                          torch.randint(0, 9, (NUM_ITEMS, 2), generator=generator)], dim=1)
+    features[0] = 0
+    return dict(num_event_types=NUM_EVENT_TYPES, num_time_gap_buckets=NUM_TIME_GAP_BUCKETS, feature_ids=features,
+                feature_specs=[FeatureSpec("category", 6), FeatureSpec("tokens", 9, slots=2)])
+
+
+def left_pad(rows: Tensor, length: int) -> Tensor:
+    """``rows`` ``[B, L]`` left-padded with zeros to ``length`` columns."""
+    return torch.cat([rows.new_zeros(rows.shape[0], length - rows.shape[1]), rows], dim=1)
+
+
+def encode(model: nn.Module, items: Tensor = ITEMS, events: Tensor = EVENTS, gaps: Tensor = GAPS) -> Tensor:
+    with torch.no_grad():
+        return model.encode_sequence(items, events, gaps)
+
+
+def sequence_output(model: nn.Module, items: Tensor, events: Tensor = EVENTS, gaps: Tensor = GAPS) -> Tensor:
+    with torch.no_grad():
+        return model.sequence_output(items, events, gaps)
+
+
+def check_shapes(build: Build) -> None:
+    model = build()
+    assert encode(model).shape == (2, DIM)
+    assert sequence_output(model, ITEMS).shape == (2, MAX_LEN, DIM)
+    assert model.item_embeddings().shape == (NUM_ITEMS, DIM)
+    with torch.no_grad():
+        torch.testing.assert_close(model(ITEMS, EVENTS, GAPS), encode(model))
+        scores = model.score(SequenceBatch(items=ITEMS, events=EVENTS, time_gaps=GAPS))
+    assert scores.shape == (2, NUM_ITEMS)
+    torch.testing.assert_close(scores, encode(model) @ model.item_embeddings().T)
+
+
+def check_causal(build: Build) -> None:
+    """Changing the item at position t changes the output at t but never before it."""
+    model = build()
+    items = ITEMS[:1]
+    before = sequence_output(model, items, EVENTS[:1], GAPS[:1])
+    for t in range(MAX_LEN):
+        changed = items.clone()
+        changed[0, t] = 29 if items[0, t] != 29 else 28
+        after = sequence_output(model, changed, EVENTS[:1], GAPS[:1])
+        torch.testing.assert_close(after[:, :t], before[:, :t], atol=1e-6, rtol=0)
+        assert not torch.allclose(after[:, t], before[:, t], atol=1e-4)
+
+
+def check_left_padding_invariance(build: Build, **options) -> None:
+    """The same history with more padding in front (or a longer input cut to max_len) encodes the same."""
+    model = build(**options)
+    history, events, gaps = ITEMS[1:, -3:], EVENTS[1:, -3:], GAPS[1:, -3:]
+    reference = encode(model, history, events, gaps)
+    for length in (4, 6, MAX_LEN, MAX_LEN + 4):
+        padded = encode(model, left_pad(history, length), left_pad(events, length), left_pad(gaps, length))
+        torch.testing.assert_close(padded, reference, atol=1e-5, rtol=0)
+    # A row that is padded in one batch and full in the other does not influence its neighbour.
+    alone = encode(model, ITEMS[1:], EVENTS[1:], GAPS[1:])
+    torch.testing.assert_close(encode(model)[1:], alone, atol=1e-5, rtol=0)
+
+
+def check_all_padding_row(build: Build) -> None:
+    """A history of padding only gives finite outputs, in eval and in train mode (with gradients)."""
+    model = build(**hybrid_options())
+    items = torch.cat([ITEMS[:1], torch.zeros(1, MAX_LEN, dtype=torch.long)])
+    events = torch.cat([EVENTS[:1], torch.zeros(1, MAX_LEN, dtype=torch.long)])
+    gaps = torch.cat([GAPS[:1], torch.zeros(1, MAX_LEN, dtype=torch.long)])
+    assert torch.isfinite(encode(model, items, events, gaps)).all()
+    assert torch.isfinite(sequence_output(model, items, events, gaps)).all()
+    model.train()
+    out = model.sequence_output(items, events, gaps)
+    out.sum().backward()
+    assert torch.isfinite(out).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def check_scripts(build: Build) -> None:
+    """``torch.jit.script`` works and agrees with eager mode on ``encode_sequence`` and ``item_embeddings``."""
+    for options in ({}, hybrid_options()):
+        model = build(**options)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
+            scripted = torch.jit.script(model)
+        with torch.no_grad():
+            torch.testing.assert_close(scripted.encode_sequence(ITEMS, EVENTS, GAPS), encode(model),
+                                       atol=1e-6, rtol=0)
+            torch.testing.assert_close(scripted.item_embeddings(), model.item_embeddings(), atol=1e-6, rtol=0)
+
+
+def check_hybrid_inputs(build: Build) -> None:
+    """Event types, time gaps and item features each change the output when switched on, not when off."""
+    plain = build()
+    other_events = torch.where(EVENTS > 0, (EVENTS - 1) % 3 + 2, EVENTS)  # real events 2 -> 3 -> 4 -> 2
+    other_gaps = torch.where(GAPS > 0, GAPS + 3, GAPS)
+    torch.testing.assert_close(encode(plain, ITEMS, other_events, other_gaps), encode(plain), atol=1e-6, rtol=0)
+
+    model = build(**hybrid_options())
+    reference = encode(model)
+    assert not torch.allclose(encode(model, ITEMS, other_events, GAPS), reference, atol=1e-4)
+    assert not torch.allclose(encode(model, ITEMS, EVENTS, other_gaps), reference, atol=1e-4)
+    item = int(ITEMS[0, -1])
+    with torch.no_grad():
+        model.input.items.feature_ids[item, 0] = 2 if model.input.items.feature_ids[item, 0] != 2 else 3
+    changed = encode(model)
+    assert not torch.allclose(changed[0], reference[0], atol=1e-4)  # the row whose last item changed
+    torch.testing.assert_close(changed[1], reference[1], atol=1e-6, rtol=0)  # the other row never saw it

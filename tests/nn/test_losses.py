@@ -1,0 +1,133 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from xsell.nn.losses import GBCE, BinaryCrossEntropy, FullSoftmaxCE, SampledSoftmax
+
+
+def case(num_items: int = 6, rows: int = 3, dim: int = 4, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(rows, dim, generator=generator)
+    items = torch.randn(num_items, dim, generator=generator)
+    labels = torch.arange(rows) % (num_items - 2) + 2
+    return hidden, labels, items
+
+
+def test_full_softmax_is_cross_entropy_without_padding_and_unknown():
+    hidden, labels, items = case()
+    logits = hidden @ items.T
+    expected = F.cross_entropy(logits[:, 2:], labels - 2)  # columns 0 and 1 dropped
+    torch.testing.assert_close(FullSoftmaxCE()(hidden, labels, items), expected)
+
+
+def test_full_softmax_by_hand():
+    # One row, catalog of two real items with logits 2 and 0: loss = -log(e^2 / (e^2 + 1)).
+    hidden = torch.tensor([[1.0, 0.0]])
+    items = torch.tensor([[50.0, 0.0], [40.0, 0.0], [2.0, 0.0], [0.0, 0.0]])  # huge pad/unknown logits ignored
+    loss = FullSoftmaxCE()(hidden, torch.tensor([2]), items)
+    assert loss.item() == pytest.approx(math.log1p(math.exp(-2.0)), rel=1e-6)
+
+
+def test_sampled_softmax_subtracts_log_q(monkeypatch):
+    hidden, labels, items = case(num_items=6, rows=3)
+    loss = SampledSoftmax(num_negatives=3, proposal="popularity")
+    loss.prepare(torch.tensor([0.0, 0.0, 4.0, 3.0, 2.0, 1.0]))  # Q = counts / 10 over items 2..5
+    q = loss.probabilities
+    torch.testing.assert_close(q[2:], torch.tensor([0.4, 0.3, 0.2, 0.1]), atol=1e-6, rtol=0)
+    negatives = torch.tensor([3, 5, 2])
+    monkeypatch.setattr(loss, "sample", lambda shape, n, device: (negatives, q[negatives].log()))
+
+    def expected(log_q_target, log_q_negatives):
+        positive = (hidden * items[labels]).sum(-1, keepdim=True) - log_q_target.unsqueeze(1)  # [M, 1]
+        negative = hidden @ items[negatives].T - log_q_negatives.unsqueeze(0)  # [M, K]
+        negative = negative.masked_fill(negatives.unsqueeze(0) == labels.unsqueeze(1), float("-inf"))
+        return F.cross_entropy(torch.cat([positive, negative], 1), torch.zeros(3, dtype=torch.long))
+
+    # labels 2, 3, 4: rows 0 and 1 drew their own target among the negatives, which is masked out
+    torch.testing.assert_close(loss(hidden, labels, items), expected(q[labels].log(), q[negatives].log()))
+    loss.logq_correction = False
+    torch.testing.assert_close(loss(hidden, labels, items), expected(torch.zeros(3), torch.zeros(3)))
+
+
+def test_sampled_softmax_logq_by_hand(monkeypatch):
+    # Target and one negative both with logit 1, Q(target) = 0.5 and Q(negative) = 0.25. Corrected logits are
+    # 1 - log 0.5 and 1 - log 0.25, so loss = log(1 + e^(log 0.5 - log 0.25)) = log 3 (log 2 uncorrected).
+    loss = SampledSoftmax(num_negatives=1, proposal="popularity")
+    loss.prepare(torch.tensor([0.0, 0.0, 2.0, 1.0, 1.0]))
+    monkeypatch.setattr(loss, "sample", lambda shape, n, device: (torch.tensor([3]), torch.tensor([0.25]).log()))
+    hidden = torch.tensor([[1.0]])
+    items = torch.tensor([[0.0], [0.0], [1.0], [1.0], [1.0]])
+    value = loss(hidden, torch.tensor([2]), items)
+    assert value.item() == pytest.approx(math.log(3.0), rel=1e-6)
+    loss.logq_correction = False
+    assert loss(hidden, torch.tensor([2]), items).item() == pytest.approx(math.log(2.0), rel=1e-6)
+
+
+def test_sampled_negatives_follow_the_proposal_and_skip_padding():
+    torch.manual_seed(0)
+    loss = SampledSoftmax(num_negatives=4000, proposal="popularity")
+    loss.prepare(torch.tensor([100.0, 100.0, 3.0, 1.0]))
+    negatives, log_q = loss.sample((4000,), 4, torch.device("cpu"))
+    assert negatives.min() >= 2
+    assert (negatives == 2).float().mean().item() == pytest.approx(0.75, abs=0.03)
+    torch.testing.assert_close(log_q.exp(), loss.probabilities[negatives])
+
+
+def test_gbce_positive_weight():
+    num_items = 1002  # 1000 catalog items -> 999 possible negatives per positive
+    alpha = 9 / 999
+    assert GBCE(num_negatives=9, t=0.0).positive_weight(num_items) == pytest.approx(1.0)
+    assert GBCE(num_negatives=9, t=1.0).positive_weight(num_items) == pytest.approx(alpha)
+    t = 0.75
+    assert GBCE(num_negatives=9, t=t).positive_weight(num_items) == pytest.approx(
+        alpha * (t * (1 - 1 / alpha) + 1 / alpha))
+    assert BinaryCrossEntropy().positive_weight(num_items) == 1.0
+
+
+def fixed_negatives(monkeypatch, loss, negatives):
+    monkeypatch.setattr(loss, "sample", lambda shape, n, device: (negatives, torch.zeros(negatives.shape)))
+
+
+def test_binary_cross_entropy_is_softplus(monkeypatch):
+    hidden, labels, items = case(num_items=8, rows=3)  # labels 2, 3, 4
+    loss = BinaryCrossEntropy(num_negatives=2)
+    negatives = torch.tensor([[5, 6], [3, 7], [2, 2]])  # row 1 drew its own target: not a negative
+    fixed_negatives(monkeypatch, loss, negatives)
+    positive = (hidden * items[labels]).sum(-1)
+    negative = torch.einsum("md,mkd->mk", hidden, items[negatives])
+    expected = torch.stack([
+        F.softplus(-positive[0]) + F.softplus(negative[0]).sum(),
+        F.softplus(-positive[1]) + F.softplus(negative[1, 1]),
+        F.softplus(-positive[2]) + F.softplus(negative[2]).sum(),
+    ]).mean()
+    torch.testing.assert_close(loss(hidden, labels, items), expected)
+
+
+def test_gbce_scales_only_the_positive_term(monkeypatch):
+    hidden, labels, items = case(num_items=8, rows=2)
+    negatives = torch.tensor([[5, 6], [7, 2]])
+    gbce = GBCE(num_negatives=2, t=0.5)
+    fixed_negatives(monkeypatch, gbce, negatives)
+    beta = gbce.positive_weight(8)
+    positive = (hidden * items[labels]).sum(-1)
+    negative = torch.einsum("md,mkd->mk", hidden, items[negatives])
+    expected = (beta * F.softplus(-positive) + F.softplus(negative).sum(-1)).mean()
+    torch.testing.assert_close(gbce(hidden, labels, items), expected)
+
+
+def test_losses_backpropagate_to_hidden_and_items():
+    torch.manual_seed(0)
+    for loss in (FullSoftmaxCE(), SampledSoftmax(num_negatives=5), BinaryCrossEntropy(), GBCE(num_negatives=3)):
+        hidden, labels, items = case(num_items=10, rows=4)
+        hidden.requires_grad_(True)
+        items.requires_grad_(True)
+        value = loss(hidden, labels, items)
+        value.backward()
+        assert torch.isfinite(value) and hidden.grad.abs().sum() > 0 and items.grad.abs().sum() > 0
+
+
+def test_unknown_proposal_is_rejected():
+    with pytest.raises(ValueError, match="proposal"):
+        SampledSoftmax(proposal="zipf")

@@ -1,0 +1,42 @@
+import torch
+
+from xsell.nn.transformer import TransformerEncoder, attention_mask
+
+# Three left-padded rows of length 4: two real items, four real items, none.
+ITEMS = torch.tensor([[0, 0, 5, 7], [3, 4, 5, 6], [0, 0, 0, 0]])
+
+
+def test_causal_mask_by_eye():
+    mask = attention_mask(ITEMS, causal=True)
+    assert mask.shape == (3, 1, 4, 4) and mask.dtype == torch.bool
+    expected_first = torch.tensor([
+        [1, 0, 0, 0],  # padding query: itself only
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],  # first real item: itself (padding keys hidden)
+        [0, 0, 1, 1],
+    ], dtype=torch.bool)
+    assert torch.equal(mask[0, 0], expected_first)
+    assert torch.equal(mask[1, 0], torch.ones(4, 4, dtype=torch.bool).tril())
+    assert torch.equal(mask[2, 0], torch.eye(4, dtype=torch.bool))  # fully padded: each sees itself
+
+
+def test_bidirectional_mask_by_eye():
+    mask = attention_mask(ITEMS, causal=False)
+    expected_first = torch.tensor([
+        [1, 0, 1, 1],  # a padding query sees itself and the real keys
+        [0, 1, 1, 1],
+        [0, 0, 1, 1],  # a real query sees every real key, later ones too
+        [0, 0, 1, 1],
+    ], dtype=torch.bool)
+    assert torch.equal(mask[0, 0], expected_first)
+    assert mask[1, 0].all()
+    assert torch.equal(mask[2, 0], torch.eye(4, dtype=torch.bool))
+
+
+def test_encoder_on_fully_padded_row_has_no_nan():
+    torch.manual_seed(0)
+    for causal in (True, False):
+        encoder = TransformerEncoder(dim=8, layers=2, heads=2, dropout=0.0, causal=causal).eval()
+        out = encoder(torch.randn(3, 4, 8), ITEMS)
+        assert out.shape == (3, 4, 8)
+        assert torch.isfinite(out).all()

@@ -1,0 +1,162 @@
+"""``xsell.train`` end to end on configs built by ``hydra.compose``, shrunk to run in seconds."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from xsell.data.datamodule import SequenceDataModule
+from xsell.models.base import SequenceModel
+from xsell.nn.losses import NextItemLoss
+from xsell.train import build_datamodule, train
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+SHRINK = ["data.source.n_events=3000", "trainer.max_epochs=1", "model.dim=16", "++trainer.limit_train_batches=2",
+          "logger=csv", "trainer.accelerator=cpu"]
+REPORTED = ("ndcg@10", "recall@10", "mrr@10", "ndcg@20", "recall@20", "mrr@20")
+
+
+def config(output_dir: Path, *overrides: str) -> DictConfig:
+    """The train config with ``overrides``; compose has no Hydra runtime, so the output folder is set here."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=[f"paths.output_dir={output_dir}", *overrides], return_hydra_config=False)
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def sasrec_run(tmp_path_factory) -> tuple[Path, dict]:
+    run = tmp_path_factory.mktemp("sasrec")
+    return run, train(config(run, *SHRINK))
+
+
+def test_run_directory_layout(sasrec_run):
+    run, metrics = sasrec_run
+    assert (run / "config.yaml").is_file()
+    assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    saved = OmegaConf.load(run / "config.yaml")
+    assert saved.model._target_ == "xsell.models.SASRec" and saved.paths.output_dir == str(run)
+    assert json.loads((run / "metrics.json").read_text()) == metrics
+
+
+def test_metrics_json_layout(sasrec_run):
+    run, _ = sasrec_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    for stage in ("val", "test"):
+        assert set(REPORTED) <= set(metrics[stage])
+        assert all(0.0 <= metrics[stage][name] <= 1.0 for name in REPORTED)
+        assert metrics[stage]["recall@10"] <= metrics[stage]["recall@20"]
+    assert metrics["epochs"] == 1
+    assert metrics["train_seconds"] > 0 and metrics["train_sequences_per_second"] > 0
+    assert metrics["peak_memory_mb"] > 0
+    assert metrics["best_checkpoint"] == str(run / "checkpoints" / "best.ckpt")
+    assert metrics["data"]["objective"] == "causal" and metrics["data"]["events"] == 3000
+    assert set(REPORTED) <= set(metrics["baselines"]["popularity"]["test"])
+
+
+def test_csv_logger_records_validation_and_test(sasrec_run):
+    run, metrics = sasrec_run
+    rows = list(csv.DictReader((run / "csv" / "metrics.csv").open()))
+    assert {"val/ndcg@10", "val/recall@20", "test/ndcg@10", "test/mrr@20"} <= set(rows[0])
+    logged_test = [float(r["test/ndcg@10"]) for r in rows if r["test/ndcg@10"]]
+    assert logged_test == pytest.approx([metrics["test"]["ndcg@10"]], abs=1e-6)
+
+
+@pytest.mark.parametrize("model", ["bert4rec", "gru4rec"])
+def test_other_models_train(tmp_path, model):
+    metrics = train(config(tmp_path, *SHRINK, f"model={model}"))
+    assert metrics["model"].endswith({"bert4rec": "BERT4Rec", "gru4rec": "GRU4Rec"}[model])
+    assert metrics["data"]["objective"] == ("cloze" if model == "bert4rec" else "causal")
+    assert set(REPORTED) <= set(metrics["test"])
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_bert4rec_trains_on_cloze_batches(tmp_path):
+    cfg = config(tmp_path, *SHRINK, "model=bert4rec")
+    datamodule = build_datamodule(cfg)
+    batch = next(iter(datamodule.train_dataloader()))
+    masked = batch.items == datamodule.mask_index
+    assert masked.any() and torch.equal(masked, batch.labels > 0)
+
+
+@pytest.mark.parametrize("option", group_options("model"))
+def test_model_configs_instantiate(tmp_path, option):
+    cfg = config(tmp_path, f"model={option}")
+    model = instantiate(cfg.model)(num_items=12, max_len=5)
+    assert isinstance(model, SequenceModel)
+    items = torch.tensor([[0, 0, 2, 3, 4]])
+    assert model.eval().encode_sequence(items, items.clamp(max=1), items.clamp(max=1)).shape == (1, cfg.model.dim)
+
+
+@pytest.mark.parametrize("option", group_options("loss"))
+def test_loss_configs_instantiate(tmp_path, option):
+    loss = instantiate(config(tmp_path, f"loss={option}").loss)
+    assert isinstance(loss, NextItemLoss)
+    torch.manual_seed(0)
+    loss.prepare(torch.arange(12.0))
+    value = loss(torch.randn(4, 8), torch.tensor([2, 3, 5, 11]), torch.randn(12, 8))
+    assert value.ndim == 0 and torch.isfinite(value)
+
+
+def test_csv_logger_and_default_callbacks_instantiate(tmp_path):
+    cfg = config(tmp_path, "logger=csv", "callbacks=default")
+    loggers = [instantiate(c) for c in cfg.logger.values()]
+    assert [type(lg) for lg in loggers] == [pl.loggers.CSVLogger]
+    assert Path(loggers[0].log_dir) == tmp_path / "csv"
+    callbacks = {name: instantiate(c) for name, c in cfg.callbacks.items()}
+    assert isinstance(callbacks["model_checkpoint"], pl.callbacks.ModelCheckpoint)
+    assert callbacks["model_checkpoint"].dirpath == str(tmp_path / "checkpoints")
+    assert isinstance(callbacks["early_stopping"], pl.callbacks.EarlyStopping)
+    assert callbacks["early_stopping"].monitor == "val/ndcg@10"
+    assert config(tmp_path, "callbacks=none").callbacks in (None, {})
+
+
+@pytest.mark.parametrize("option", ["cpu", "default"])
+def test_trainer_configs_instantiate(tmp_path, option):
+    cfg = config(tmp_path, f"trainer={option}", "trainer.accelerator=cpu")
+    trainer = instantiate(cfg.trainer, logger=False)
+    assert isinstance(trainer, pl.Trainer) and trainer.max_epochs == cfg.trainer.max_epochs
+
+
+def test_synthetic_data_config_instantiates(tmp_path):
+    cfg = config(tmp_path, "data=synthetic", "data.source.n_events=3000")
+    datamodule = instantiate(cfg.data, objective="causal")
+    assert isinstance(datamodule, SequenceDataModule)
+    datamodule.setup()
+    assert datamodule.summary()["events"] == 3000 and datamodule.max_len == cfg.data.max_len
+
+
+@pytest.mark.parametrize("option", [o for o in group_options("data") if o != "synthetic"])
+def test_file_data_configs_instantiate(tmp_path, option):
+    datamodule = instantiate(config(tmp_path, f"data={option}", f"data.path={tmp_path}").data)
+    assert isinstance(datamodule, SequenceDataModule) and callable(datamodule.source)
+
+
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g in ("logger", "trainer", "callbacks", "experiment")
+                                                for o in group_options(g)])
+def test_every_config_composes(tmp_path, group, option):
+    cfg = config(tmp_path, f"{group}={option}")
+    OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", group_options("experiment"))
+def test_experiment_presets_run(tmp_path, shared_data, experiment):
+    """Every preset trains one batch (``fast_dev_run``) on its real data set, with small sizes for speed."""
+    preset = config(tmp_path, f"experiment={experiment}")
+    path = str(preset.data.path).replace("../shared/data", str(shared_data))
+    overrides = [f"experiment={experiment}", f"data.path={path}", "++trainer.fast_dev_run=true",
+                 "trainer.accelerator=cpu", "baseline=false", "model.dim=16", "data.max_len=20",
+                 "data.batch_size=32", "data.eval_batch_size=64"]
+    metrics = train(config(tmp_path, *overrides))
+    assert set(REPORTED) <= set(metrics["test"]) and metrics["epochs"] == 1

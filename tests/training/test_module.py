@@ -1,0 +1,127 @@
+import math
+from functools import partial
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from xsell.baselines import MostPopular
+from xsell.data.batch import SequenceBatch
+from xsell.data.datamodule import SequenceDataModule
+from xsell.data.schema import FIRST_INDEX
+from xsell.data.synthetic import synthetic_shop
+from xsell.evaluation.protocol import evaluate_scorer
+from xsell.models import SASRec
+from xsell.nn.losses import SampledSoftmax
+from xsell.training.module import NextItemModule, warmup_cosine
+
+MAX_LEN = 20
+
+
+def test_warmup_cosine_values():
+    # linear warm-up over 10 steps: (step + 1) / 10
+    assert [warmup_cosine(s, 110, 10, 0.0) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    # then cosine from 1 down to the floor over the remaining 100 steps, flat after the end
+    assert warmup_cosine(10, 110, 10, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(60, 110, 10, 0.0) == pytest.approx(0.5)
+    assert warmup_cosine(35, 110, 10, 0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert warmup_cosine(110, 110, 10, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(500, 110, 10, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(60, 110, 10, 0.2) == pytest.approx(0.2 + 0.8 * 0.5)
+    assert warmup_cosine(0, 100, 0, 0.0) == pytest.approx(1.0)  # no warm-up
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny SASRec (event types and item categories on) trained for a few epochs on a small synthetic shop."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two cores shared with other work: one thread avoids oversubscription
+    try:
+        pl.seed_everything(0, verbose=False)
+        shop = synthetic_shop(n_events=20_000, seed=0)
+        dm = SequenceDataModule(shop, max_len=MAX_LEN, batch_size=64, eval_batch_size=512,
+                                item_features=["category"], seed=0)
+        dm.setup()
+        model = SASRec(dm.num_items, dim=64, layers=1, heads=1, dropout=0.1, max_len=MAX_LEN,
+                       num_event_types=dm.num_event_types, feature_ids=torch.from_numpy(dm.item_features.ids),
+                       feature_specs=dm.item_features.specs)
+        # constant learning rate: a few epochs are too short for warm-up + decay to help
+        module = NextItemModule(model, optimizer=partial(torch.optim.AdamW, lr=0.01), warmup_fraction=None)
+        trainer = pl.Trainer(accelerator="cpu", max_epochs=8, enable_progress_bar=False, logger=False,
+                             enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
+                             num_sanity_val_steps=0)
+        trainer.fit(module, datamodule=dm)
+        trainer.test(module, datamodule=dm, verbose=False)
+        model.eval()
+        yield shop, dm, module
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_learns_better_than_popularity(trained):
+    _, dm, module = trained
+    popularity = evaluate_scorer(MostPopular().fit(dm.log).score, dm.test_dataloader(), ks=(10,))
+    recall = module.results["test"]["recall@10"]
+    assert popularity["recall@10"] > 0.0
+    assert recall > 1.5 * popularity["recall@10"], (recall, popularity)
+
+
+def antecedent_purchases(shop, dm):
+    """Histories that end in the purchase of an antecedent category, and each item index's category."""
+    truth = shop.ground_truth
+    category_of = dict(zip(shop.items["item_id"].to_list(), shop.items["category"].to_list(), strict=True))
+    item_category = [None] * FIRST_INDEX + [category_of[i] for i in dm.log.item_vocab.ids]
+    complements = {a: set(truth.complement_categories(a)) for a in truth.complements["antecedent"].unique()}
+    log = dm.log
+    purchase = FIRST_INDEX + log.event_types.names.index("purchase")
+    rows = np.flatnonzero(log.event == purchase)
+    rows = rows[[item_category[i] in complements for i in log.item[rows]]]
+    index = rows[:, None] - MAX_LEN + 1 + np.arange(MAX_LEN)[None, :]  # the purchase is the last column
+    valid = index >= log.user_start[rows][:, None]
+    index = np.where(valid, index, 0)
+
+    def column(values):
+        return torch.from_numpy(np.where(valid, values[index], 0).astype(np.int64))
+
+    wanted = [complements[item_category[i]] for i in log.item[rows]]
+    return column(log.item), column(log.event), column(log.time_gap), wanted, item_category
+
+
+def test_recommends_complements_after_an_antecedent_purchase(trained):
+    shop, dm, module = trained
+    items, events, gaps, wanted, item_category = antecedent_purchases(shop, dm)
+    assert len(wanted) > 100
+    model = module.model
+    with torch.no_grad():
+        scores = model.encode_sequence(items, events, gaps) @ model.item_embeddings().T
+    scores[:, :FIRST_INDEX] = float("-inf")
+    top = scores.topk(10).indices.tolist()
+    hits = [any(item_category[i] in categories for i in row) for row, categories in zip(top, wanted, strict=True)]
+    popular = MostPopular().fit(dm.log).counts
+    popular[:FIRST_INDEX] = -1
+    popular_top = popular.topk(10).indices.tolist()
+    popular_hits = [any(item_category[i] in categories for i in popular_top) for categories in wanted]
+    assert np.mean(hits) > 0.6, np.mean(hits)
+    assert np.mean(hits) > np.mean(popular_hits) + 0.15, (np.mean(hits), np.mean(popular_hits))
+
+
+def test_training_step_uses_labelled_positions_only():
+    torch.manual_seed(0)
+    model = SASRec(12, dim=8, layers=1, heads=1, dropout=0.0, max_len=4)
+    module = NextItemModule(model)
+    items = torch.tensor([[0, 2, 3, 4], [5, 6, 7, 8]])
+    labels = torch.tensor([[0, 3, 4, 9], [6, 7, 8, 0]])  # 0: no label (padding, or no next event)
+    batch = SequenceBatch(items=items, events=items.clamp(max=1), time_gaps=items.clamp(max=1), labels=labels)
+    with pytest.warns(UserWarning, match="self.log"):  # no trainer attached
+        loss = module.training_step(batch, 0)
+    hidden = model.sequence_output(batch.items, batch.events, batch.time_gaps)
+    logits = hidden[labels > 0] @ model.item_embeddings()[FIRST_INDEX:].T
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(logits, labels[labels > 0] - FIRST_INDEX))
+
+
+def test_item_counts_prepare_the_sampler():
+    model = SASRec(6, dim=4, layers=1, heads=1, max_len=3)
+    loss = SampledSoftmax(num_negatives=2, proposal="popularity")
+    NextItemModule(model, loss=loss, item_counts=torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0, 0.0]))
+    torch.testing.assert_close(loss.probabilities[:5], torch.tensor([0.0, 0.0, 0.25, 0.25, 0.5]), atol=1e-8, rtol=0)
