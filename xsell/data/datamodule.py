@@ -190,7 +190,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         split: SplitName = "leave_one_out",
         max_len: int = 50,
         batch_size: int = 256,
-        eval_batch_size: int = 1024,
+        eval_batch_size: int = 128,
         objective: Objective = "causal",
         mask_prob: float = 0.2,
         item_features: Sequence[str] = (),

@@ -31,13 +31,52 @@ class NextItemLoss(nn.Module):
         raise NotImplementedError
 
 
+class _ChunkedSoftmaxCE(torch.autograd.Function):
+    """Mean softmax cross-entropy of ``hidden @ items.T`` computed in row chunks, with the gradients
+    produced during the forward pass, so the ``[M, N]`` logits never exist at once. Same value and
+    gradients as ``F.cross_entropy`` on the full logits; a fraction of the memory, and chunks small enough
+    to stay in cache (large one-off allocations are what make full-catalog softmax slow on CPU)."""
+
+    @staticmethod
+    def forward(ctx, hidden: Tensor, labels: Tensor, items: Tensor, chunk_rows: int) -> Tensor:  # noqa: ANN001
+        rows = hidden.shape[0]
+        total = hidden.new_zeros((), dtype=torch.float32)
+        grad_hidden = torch.empty_like(hidden)
+        grad_items = torch.zeros_like(items)
+        for start in range(0, rows, chunk_rows):
+            h = hidden[start:start + chunk_rows]  # [C, D]
+            y = labels[start:start + chunk_rows]  # [C]
+            logits = (h @ items.T).float()  # [C, N]
+            logits[:, :FIRST_INDEX] = float("-inf")
+            log_z = torch.logsumexp(logits, dim=1)  # [C]
+            total += (log_z - logits.gather(1, y.unsqueeze(1)).squeeze(1)).sum()
+            grad = logits.sub_(log_z.unsqueeze(1)).exp_()  # softmax, in place  [C, N]
+            grad[torch.arange(len(y), device=y.device), y] -= 1.0
+            grad = grad.to(hidden.dtype)
+            grad_hidden[start:start + chunk_rows] = grad @ items
+            grad_items.addmm_(grad.T, h)
+        ctx.save_for_backward(grad_hidden, grad_items)
+        ctx.rows = rows
+        return total / rows
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):  # noqa: ANN001, ANN205
+        grad_hidden, grad_items = ctx.saved_tensors
+        scale = grad_output / ctx.rows
+        return grad_hidden * scale, None, grad_items * scale, None
+
+
 class FullSoftmaxCE(NextItemLoss):
-    """Softmax cross-entropy over every catalog item."""
+    """Softmax cross-entropy over every catalog item (computed in chunks of ``chunk_rows`` rows)."""
+
+    def __init__(self, chunk_rows: int = 256) -> None:
+        super().__init__()
+        self.chunk_rows = chunk_rows
 
     def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
-        logits = hidden @ items.T  # [M, N]
-        logits[:, :FIRST_INDEX] = float("-inf")
-        return F.cross_entropy(logits, labels)
+        if hidden.shape[0] == 0:
+            return (hidden.sum() + items.sum()) * 0.0
+        return _ChunkedSoftmaxCE.apply(hidden, labels, items, self.chunk_rows)
 
 
 class _NegativeSampler(NextItemLoss):
