@@ -74,8 +74,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = instantiate(cfg.module)(model=model, loss=instantiate(cfg.loss),
                                      item_counts=datamodule.item_counts(), seed=cfg.seed)
     statistics = RunStatistics()
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [statistics]
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [statistics]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     start = time.perf_counter()
