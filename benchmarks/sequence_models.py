@@ -100,7 +100,8 @@ def _fmt(value: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--experiments", nargs="+", required=True, help="names in configs/experiment/")
+    parser.add_argument("--experiments", nargs="*", default=[],
+                        help="names in configs/experiment/ (none: re-render the table from the saved results)")
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for every run")
     parser.add_argument("--name", help="row name (default: the experiment name, plus overrides)")
     parser.add_argument("--sampled", type=int, default=None, help="also report sampled metrics (e.g. 100)")
@@ -109,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
-    results["machine"] = machine_info()
-    results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if args.experiments:
+        results["machine"] = machine_info()
+        results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for experiment in args.experiments:
         name = args.name or "+".join([experiment, *args.override])
         metrics = run_experiment(name, experiment, args.override, args.sampled, args.threads)

@@ -1,3 +1,4 @@
+import numpy as np
 import polars as pl
 import pytest
 import torch
@@ -59,3 +60,24 @@ def test_score_before_fit_is_an_error():
         MostPopular().score(SequenceBatch(items=torch.zeros(1, 1, dtype=torch.long),
                                           events=torch.zeros(1, 1, dtype=torch.long),
                                           time_gaps=torch.zeros(1, 1, dtype=torch.long)))
+
+
+def test_recent_window_counts_the_latest_training_events(datamodule):
+    # Training events (time): a x1 y2 x3 z4, b y1, c x1 z2. 30% of 7 -> the 3 latest, ties at time 2 kept:
+    # a y2 x3 z4, c z2 -> z 2, x 1, y 1; all-time counts x 3, y 2 order the tie x before y.
+    timestamps = datamodule.split.events["timestamp"].to_numpy()
+    popular = MostPopular(recent_fraction=0.3).fit(datamodule.log, timestamps=timestamps)
+    vocab = datamodule.log.item_vocab
+    counts = {vocab.decode([i])[0]: c for i, c in enumerate(popular.counts.tolist()) if c}
+    assert counts == {"z": 2.0, "x": 1.0, "y": 1.0}
+    ranking = popular.scores.argsort(descending=True)[:3].tolist()
+    assert vocab.decode(ranking) == ["z", "x", "y"]
+
+
+def test_recent_window_needs_aligned_timestamps(datamodule):
+    with pytest.raises(ValueError, match="timestamps"):
+        MostPopular(recent_fraction=0.5).fit(datamodule.log)
+    with pytest.raises(ValueError, match="shape"):
+        MostPopular(recent_fraction=0.5).fit(datamodule.log, timestamps=np.arange(3))
+    with pytest.raises(ValueError, match="recent_fraction"):
+        MostPopular(recent_fraction=0.0)

@@ -21,6 +21,7 @@ class SequenceBatch:
         target: ``[B]`` evaluation target item, or None in training batches.
         target_event: ``[B]`` event type of the evaluation target, or None.
         exclude: ``[B, M]`` items to exclude from the ranking (the full history; 0 pads), or None.
+        row: ``[B]`` position of each target in the split log (a stable key to join two runs), or None.
     """
 
     items: Tensor
@@ -32,6 +33,7 @@ class SequenceBatch:
     target: Tensor | None = None
     target_event: Tensor | None = None
     exclude: Tensor | None = None
+    row: Tensor | None = None
 
     def __len__(self) -> int:
         return self.items.shape[0]

@@ -164,6 +164,7 @@ class EvaluationTargets(Dataset):
             target=self.target[index],
             target_event=self.target_event[index],
             exclude=torch.from_numpy(seen_items(self.log, self.packed, rows)),
+            row=torch.from_numpy(self.packed.row[rows]),
         )
 
 

@@ -45,8 +45,7 @@ TARGET_EVENT = "target_event"
 TOP_K = "top_k"
 COLUMNS = (ROW, USER, TARGET, RANK, HISTORY_LENGTH, LAST_ITEM, LAST_EVENT, TARGET_EVENT, TOP_K)
 
-_CHUNK_ELEMENTS = 1 << 22  # scores handled at once by top_k_items (32 MiB of float64 keys)
-_LOWEST = -torch.finfo(torch.float64).max  # eligible items with a NaN / -inf score: below every real score
+_CHUNK_ELEMENTS = 1 << 22  # scores handled at once by top_k_items (a 16 MiB float32 copy)
 
 
 @torch.no_grad()
@@ -57,9 +56,10 @@ def top_k_items(
 
     Padding and the unknown item are never recommended; ``exclude`` items (e.g. the user's whole history,
     0 pads) are dropped too -- all of them, the target included, because a served list cannot depend on
-    the target. Equal scores are ordered by increasing item index; NaN and ``-inf`` scores rank below
-    every other eligible item. Rows are processed in chunks of about ``chunk_elements`` scores with
-    ``torch.topk``, so memory stays within a float64 copy of one chunk.
+    the target. Equal scores are ordered by increasing item index (as a stable sort of the whole row
+    would); NaN and ``-inf`` scores rank below every finite score (tied with the lowest finite value).
+    Rows are processed in chunks of about ``chunk_elements`` scores with ``torch.topk``, so memory stays
+    within a copy of one chunk.
 
     Args:
         scores: ``[B, N]`` scores of every item index.
@@ -75,11 +75,13 @@ def top_k_items(
     out = torch.full((batch, width), -1, dtype=torch.long, device=scores.device)
     if width == 0 or batch == 0:
         return out
+    dtype = torch.promote_types(scores.dtype, torch.float32)  # exact for half / bfloat16 scores: ties kept
+    lowest = torch.finfo(dtype).min
     step = max(1, chunk_elements // num_items)
     for start in range(0, batch, step):
-        key = scores[start:start + step].to(torch.float64)  # a copy: exact for float32/16 scores, ties kept
-        key.masked_fill_(key.isnan() | (key == -torch.inf), _LOWEST)
-        key[:, :FIRST_INDEX] = -torch.inf
+        key = scores[start:start + step].to(dtype, copy=True)
+        key.nan_to_num_(nan=lowest, posinf=torch.inf, neginf=lowest)
+        key[:, :FIRST_INDEX] = -torch.inf  # -inf marks what may never be served
         if exclude is not None and exclude.numel():
             key.scatter_(1, exclude[start:start + step].to(key.device), -torch.inf)
         out[start:start + step] = _ordered_top(key, width)
@@ -87,16 +89,32 @@ def top_k_items(
 
 
 def _ordered_top(key: Tensor, width: int) -> Tensor:
-    """``[C, width]`` indices of the largest keys, ties by lower index, ``-inf`` (ineligible) as -1."""
-    kth = key.topk(width, dim=1).values[:, -1:]  # [C, 1] the width-th largest key
-    above = key > kth  # fewer than width per row
-    tied = key == kth
-    # Exactly `width` items per row: all above the cut, then the lowest-index ties.
-    take = above | (tied & (tied.cumsum(1) <= width - above.sum(1, keepdim=True)))
-    index = take.nonzero()[:, 1].view(-1, width)  # [C, width] in increasing item order
-    values = key.gather(1, index)
-    order = values.argsort(dim=1, descending=True, stable=True)  # stable: ties stay by increasing index
+    """``[C, width]`` indices of the largest keys, ties by lower index, ``-inf`` (never served) as -1."""
+    num_items = key.shape[1]
+    values, index = key.topk(min(width + 1, num_items), dim=1)  # one extra: does a tie cross the cut?
+    kth = values[:, width - 1]
+    if values.shape[1] > width:
+        # topk picks arbitrary items among those tied with the last value it keeps; where some tied item
+        # is left out, the lowest-index ones must be kept instead (a tail of -inf is dropped anyway).
+        partial = (values[:, width] == kth) & (kth > -torch.inf)
+        values, index = values[:, :width], index[:, :width]
+    else:
+        partial = torch.zeros_like(kth, dtype=torch.bool)
+    index, order = index.sort(dim=1)  # increasing item index, then a stable sort by decreasing value
+    values = values.gather(1, order)
+    order = values.argsort(dim=1, descending=True, stable=True)
     index, values = index.gather(1, order), values.gather(1, order)
+    if partial.any():
+        rows = partial.nonzero().squeeze(1)
+        cut = kth[rows].unsqueeze(1)  # [R, 1]
+        exact = torch.float64 if num_items >= 1 << 24 else key.dtype  # -index must be exact
+        position = -torch.arange(num_items, dtype=exact, device=key.device)
+        ties = torch.where(key[rows] == cut, position, -torch.inf).topk(width, dim=1).indices  # lowest first
+        above = (values[rows] > cut).sum(1, keepdim=True)  # [R, 1] items strictly above the cut: all kept
+        slot = torch.arange(width, device=key.device).unsqueeze(0)  # [1, width]
+        keep = slot < above
+        index[rows] = torch.where(keep, index[rows], ties.gather(1, (slot - above).clamp(min=0)))
+        values[rows] = torch.where(keep, values[rows], cut)
     return index.masked_fill(values == -torch.inf, -1)
 
 
@@ -146,11 +164,12 @@ def rank_table(
         ranks = target_ranks(scores, target, exclude)
         top = top_k_items(scores, k, exclude)
 
-        batch_rows = getattr(batch, ROW, None)
-        if batch_rows is None and row_keys is not None:
+        if row_keys is not None:  # explicit keys win over the batch's own
             batch_rows = next(row_keys, None)
             if batch_rows is None:
                 raise ValueError("rows has fewer entries than there are batches")
+        else:
+            batch_rows = getattr(batch, ROW, None)
         if batch_rows is None:
             batch_rows = np.arange(counter, counter + size)
         counter += size
@@ -197,6 +216,10 @@ def _list_column(top: np.ndarray) -> pl.Series:
 # ------------------------------------------------------------------------------ per-row metric values
 
 
+def _ranks(table: pl.DataFrame) -> Tensor:
+    return torch.from_numpy(np.array(table.get_column(RANK).to_numpy(), dtype=np.int64))  # a writable copy
+
+
 def metric_values(table: pl.DataFrame, metric: str) -> np.ndarray:
     """``[R]`` float64 values of one metric: a column of ``table`` if present, else computed from ``rank``
     for a name ``"<metric>@<k>"`` with ``<metric>`` in :data:`~xsell.evaluation.metrics.METRICS`."""
@@ -205,13 +228,13 @@ def metric_values(table: pl.DataFrame, metric: str) -> np.ndarray:
     name, _, k = metric.partition("@")
     if name not in METRICS or not k.isdigit():
         raise ValueError(f"unknown metric {metric!r}: expected a column or one of {METRICS} as 'name@k'")
-    ranks = torch.from_numpy(table.get_column(RANK).to_numpy())
+    ranks = _ranks(table)
     return metrics_from_ranks(ranks, (int(k),))[metric].numpy()
 
 
 def with_metrics(table: pl.DataFrame, ks: Iterable[int], metrics: Iterable[str] = METRICS) -> pl.DataFrame:
     """The table with one float64 column per metric and cut-off (``ndcg@10``, ...), computed from ``rank``."""
-    ranks = torch.from_numpy(table.get_column(RANK).to_numpy())
+    ranks = _ranks(table)
     wanted = tuple(metrics)
     values = metrics_from_ranks(ranks, tuple(ks))
     return table.with_columns(
@@ -224,7 +247,7 @@ def mean_metrics(table: pl.DataFrame, ks: Iterable[int]) -> dict[str, float]:
     """Means of every metric in :data:`~xsell.evaluation.metrics.METRICS` at every cut-off (empty table: {})."""
     if table.height == 0:
         return {}
-    ranks = torch.from_numpy(table.get_column(RANK).to_numpy())
+    ranks = _ranks(table)
     return {name: float(values.mean()) for name, values in metrics_from_ranks(ranks, tuple(ks)).items()}
 
 

@@ -1,0 +1,91 @@
+import importlib.util
+import math
+
+import polars as pl
+import pytest
+
+from xsell.baselines.popularity import MostPopular
+from xsell.evaluation.protocol import evaluate_scorer
+from xsell.evaluation.report import EvaluationReport, evaluate, plot_reports, report_frame
+
+from .tiny import oracle, tiny_module
+
+KS = (1, 3, 10)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    dm = tiny_module()
+    popularity = MostPopular().fit(dm.log)
+    model = evaluate(oracle(dm.num_items), dm, ks=KS, baseline=popularity.score, name="oracle", n_resamples=200)
+    baseline = evaluate(popularity.score, dm, ks=KS, name="popularity", part="validation", n_resamples=200)
+    return dm, popularity, model, baseline
+
+
+@pytest.mark.parametrize("exclude_seen", [False, True])
+def test_metrics_equal_the_protocol(reports, exclude_seen):
+    dm, popularity, _, _ = reports
+    for part, loader in (("test", dm.test_dataloader()), ("validation", dm.val_dataloader())):
+        expected = evaluate_scorer(popularity.score, loader, ks=KS, exclude_seen=exclude_seen)
+        report = evaluate(popularity.score, dm, ks=KS, part=part, exclude_seen=exclude_seen, n_resamples=10)
+        for name, value in expected.items():
+            assert report.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+def test_report_contents(reports):
+    _, _, model, _ = reports
+    m = model.metrics
+    assert model.count == 4 and model.part == "test" and model.ks == KS
+    assert m["recall@1"] == 0.75 and m["ndcg@10"] == 0.75  # every known target at rank 1; a's is unknown
+    assert m["recall@1_ci_low"] <= 0.75 <= m["recall@1_ci_high"]
+    assert {"ndcg@10_ci_low", "mrr@10_ci_high", "recall@3_ci_low"} <= set(m)
+    for k in KS:
+        for name in ("coverage", "novelty", "diversity", "complement_rate", "association_lift", "category_lift"):
+            assert f"{name}@{k}" in m
+    assert 0.0 <= m["coverage@10"] <= 1.0 and m["novelty@10"] > 0
+    assert m["lift_mrr@10"] == pytest.approx(0.75 / model.baseline_metrics["mrr@10"])
+    assert model.baseline_metrics["recall@1"] == 0.0 and m["lift_recall@1"] == math.inf
+    assert set(model.segments) == {"history_length", "last_event", "target_event", "group"}
+    assert model.comparison.get_column("metric").to_list()[:3] == ["ndcg@1", "recall@1", "mrr@1"]
+    assert {"history_bucket", "group"} <= set(model.table.columns)
+
+
+def test_lift_of_zero_baselines():
+    from xsell.evaluation.report import _ratio
+
+    assert _ratio(0.5, 0.25) == 2.0 and _ratio(0.5, 0.0) == math.inf and math.isnan(_ratio(0.0, 0.0))
+
+
+def test_frames_and_markdown(reports):
+    _, _, model, baseline = reports
+    frame = model.to_frame()
+    assert frame.columns == ["report", "part", "metric", "k", "value", "ci_low", "ci_high", "baseline", "lift"]
+    ndcg = frame.filter((pl.col("metric") == "ndcg") & (pl.col("k") == 10)).row(0, named=True)
+    assert ndcg["value"] == model.metrics["ndcg@10"] and ndcg["ci_low"] == model.metrics["ndcg@10_ci_low"]
+    assert ndcg["lift"] == model.metrics["lift_ndcg@10"]
+    both = report_frame([model, baseline])
+    assert both.get_column("report").unique().sort().to_list() == ["oracle", "popularity"]
+    text = model.to_markdown()
+    assert text.startswith("## oracle: test, 4 predictions")
+    for heading in ("| metric | @1 | @3 | @10 |", "### lift over the baseline", "### paired comparison",
+                    "### by history_length", "### by group", "| 2-4 | 2 | 0.5000"):
+        assert heading in text
+
+
+def test_plot_needs_matplotlib(reports, tmp_path):
+    _, _, model, baseline = reports
+    if importlib.util.find_spec("matplotlib") is None:
+        with pytest.raises(ImportError, match="pip install matplotlib"):
+            model.plot(tmp_path, baseline)
+    else:
+        paths = plot_reports([model, baseline], tmp_path)
+        assert tmp_path / "metrics_at_k.png" in paths and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_bad_arguments(reports):
+    dm, popularity, _, _ = reports
+    with pytest.raises(ValueError, match="part must be one of"):
+        evaluate(popularity.score, dm, part="train")
+    with pytest.raises(ValueError, match="ks must be positive"):
+        evaluate(popularity.score, dm, ks=(0, 5))
+    assert isinstance(evaluate(popularity.score, dm, ks=(2,), part="val", n_resamples=5), EvaluationReport)
