@@ -43,3 +43,7 @@ class FormatError(DataError):
 
 class EmptyDataError(DataError):
     """No rows are left (after reading or after filtering)."""
+
+
+class CheckpointError(XsellError, ValueError):
+    """A checkpoint is missing, corrupted, or does not match the model or data it is loaded for."""

@@ -1,0 +1,67 @@
+"""``xsell.evaluate`` on a checkpoint from a tiny ``xsell.train`` run and on a baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from xsell.errors import CheckpointError
+from xsell.evaluate import run
+from xsell.train import train
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+DATA = ["data.source.n_events=3000", "data.max_len=20"]
+
+
+def config(name: str, output_dir: Path, *overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(name, overrides=[f"paths.output_dir={output_dir}", *overrides], return_hydra_config=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("train")
+    metrics = train(config("train", out, *DATA, "trainer.max_epochs=2", "model.dim=16", "logger=csv",
+                           "trainer.accelerator=cpu", "callbacks.progress_bar=null"))
+    return out, metrics
+
+
+def test_checkpoint_evaluation_reproduces_training_metrics(trained, tmp_path):
+    run_dir, train_metrics = trained
+    metrics = run(config("eval", tmp_path, *DATA, f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}"))
+    for part in ("val", "test"):
+        for name in ("ndcg@10", "recall@10", "mrr@20"):
+            assert metrics[part][name] == pytest.approx(train_metrics[part][name], abs=1e-9)
+        assert metrics[part]["ndcg@10_ci_low"] <= metrics[part]["ndcg@10"] <= metrics[part]["ndcg@10_ci_high"]
+        assert "lift_ndcg@10" in metrics[part]
+    assert json.loads((tmp_path / "metrics.json").read_text())["test"]["ndcg@10"] == metrics["test"]["ndcg@10"]
+    assert (tmp_path / "report.md").read_text().startswith("# ")
+    assert (tmp_path / "ranks_test.parquet").is_file()
+
+
+def test_baseline_evaluation_matches_the_training_baseline(trained, tmp_path):
+    _, train_metrics = trained
+    metrics = run(config("eval", tmp_path, *DATA, "baseline=pop", "reference=null"))
+    popularity = train_metrics["baselines"]["popularity"]["test"]
+    assert metrics["test"]["ndcg@10"] == pytest.approx(popularity["ndcg@10"], abs=1e-9)
+
+
+def test_checkpoint_for_another_catalog_is_a_clear_error(trained, tmp_path):
+    run_dir, _ = trained
+    other = config("eval", tmp_path, "data.source.n_events=20000", f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}")
+    with pytest.raises(CheckpointError, match="does not match"):
+        run(other)
+
+
+def test_corrupted_checkpoint_is_a_clear_error(trained, tmp_path):
+    run_dir, _ = trained
+    broken = run_dir / "checkpoints" / "broken.ckpt"
+    broken.write_bytes((run_dir / "checkpoints" / "best.ckpt").read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="broken.ckpt"):
+        run(config("eval", tmp_path, *DATA, f"ckpt={broken}"))
+    with pytest.raises(CheckpointError, match="not found"):
+        run(config("eval", tmp_path, *DATA, f"ckpt={run_dir / 'missing.ckpt'}"))

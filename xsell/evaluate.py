@@ -1,0 +1,105 @@
+"""``python -m xsell.evaluate`` / ``xsell-evaluate``: evaluate a checkpoint or a baseline, and report.
+
+The data set is configured exactly as for training (``data=sasrec_txt data.path=...``). A checkpoint is
+rebuilt from the ``config.yaml`` of its training run (model, hybrid inputs) and must match the data's
+catalog; a baseline is fitted on the training part. Both go through the same evaluation path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from xsell.baselines import MostPopular
+from xsell.data.datamodule import SequenceDataModule
+from xsell.errors import CheckpointError
+from xsell.evaluation.report import EvaluationReport, evaluate
+from xsell.train import CONFIG_DIR, build_model, write_json
+
+
+def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tuple[torch.nn.Module, SequenceDataModule]:
+    """The model of a training checkpoint, with the data module it is evaluated on.
+
+    Raises ``CheckpointError`` naming the file when it is missing, unreadable, not from ``xsell.train``,
+    or built for another catalog than the data's.
+    """
+    path = Path(ckpt)
+    run_config = path.parent.parent / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not run_config.is_file():
+        raise CheckpointError(f"no config.yaml of the training run beside {path} (expected {run_config})")
+    train_cfg = OmegaConf.load(run_config)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupted file
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    objective = getattr(get_class(train_cfg.model._target_), "objective", "causal")
+    datamodule = instantiate(datamodule_config, objective=objective,
+                             item_features=list(train_cfg.inputs.item_features))
+    datamodule.setup()
+    model = build_model(train_cfg, datamodule)
+    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not match the model built for this data "
+                              f"({datamodule.num_items} items): {str(exc).splitlines()[0]}") from exc
+    return model.eval(), datamodule
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md and ranks per part."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.ckpt:
+        model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.data)
+        name = Path(cfg.ckpt).parent.parent.name
+        score = model.score
+    elif cfg.get("baseline"):
+        datamodule = instantiate(cfg.data)
+        datamodule.setup()
+        scorer = instantiate(cfg.baseline).fit(datamodule.log)
+        name = type(scorer).__name__
+        score = scorer.score
+    else:
+        raise ValueError("give ckpt=PATH (a training checkpoint) or baseline=NAME (configs/baseline/)")
+    reference = MostPopular().fit(datamodule.log).score if cfg.get("reference") == "pop" else None
+
+    metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
+                                                      if k != "columns"}}
+    reports: dict[str, EvaluationReport] = {}
+    with torch.no_grad():
+        for part in cfg.parts:
+            report = evaluate(score, datamodule, ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen,
+                              baseline=reference, part=part, name=name, seed=cfg.seed)
+            reports[part] = report
+            metrics[part] = report.metrics
+            report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
+    write_json(output_dir / "metrics.json", metrics)
+    (output_dir / "report.md").write_text(
+        "\n\n".join(f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items())
+    )
+    try:
+        reports[cfg.parts[-1]].plot(output_dir / "plots")
+    except ImportError as exc:
+        print(f"plots skipped: {exc}")
+    headline = reports[cfg.parts[-1]].metrics
+    print(f"{name} {cfg.parts[-1]}: ndcg@10 {headline.get('ndcg@10', float('nan')):.4f} "
+          f"recall@10 {headline.get('recall@10', float('nan')):.4f} -> {output_dir}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()
