@@ -45,7 +45,7 @@ def test_checkpoint_evaluation_reproduces_training_metrics(trained, tmp_path):
 
 def test_baseline_evaluation_matches_the_training_baseline(trained, tmp_path):
     _, train_metrics = trained
-    metrics = run(config("eval", tmp_path, *DATA, "baseline=pop", "reference=null"))
+    metrics = run(config("eval", tmp_path, *DATA, "model=pop", "reference=null"))
     popularity = train_metrics["baselines"]["popularity"]["test"]
     assert metrics["test"]["ndcg@10"] == pytest.approx(popularity["ndcg@10"], abs=1e-9)
 

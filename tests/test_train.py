@@ -92,6 +92,12 @@ def test_bert4rec_trains_on_cloze_batches(tmp_path):
 @pytest.mark.parametrize("option", group_options("model"))
 def test_model_configs_instantiate(tmp_path, option):
     cfg = config(tmp_path, f"model={option}")
+    if "_partial_" not in cfg.model:  # a baseline for xsell.evaluate: fit/score, not trainable
+        baseline = instantiate(cfg.model)
+        assert callable(baseline.fit) and callable(baseline.score)
+        with pytest.raises(ValueError, match="is a baseline, not a trainable model"):
+            train(config(tmp_path, *[o for o in SHRINK if not o.startswith("model.")], f"model={option}"))
+        return
     model = instantiate(cfg.model)(num_items=12, max_len=5)
     assert isinstance(model, SequenceModel)
     items = torch.tensor([[0, 0, 2, 3, 4]])

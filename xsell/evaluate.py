@@ -1,6 +1,6 @@
 """``python -m xsell.evaluate`` / ``xsell-evaluate``: evaluate a checkpoint or a baseline, and report.
 
-The data set is configured exactly as for training (``data=sasrec_txt data.path=...``). A checkpoint is
+The data set is configured exactly as for training (``data=sasrec_txt data.path=...``); ``model=pop`` (or another baseline) evaluates a baseline. A checkpoint is
 rebuilt from the ``config.yaml`` of its training run (model, hybrid inputs) and must match the data's
 catalog; a baseline is fitted on the training part. Both go through the same evaluation path.
 """
@@ -62,14 +62,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.data)
         name = Path(cfg.ckpt).parent.parent.name
         score = model.score
-    elif cfg.get("baseline"):
+    elif cfg.get("model"):
         datamodule = instantiate(cfg.data)
         datamodule.setup()
-        scorer = instantiate(cfg.baseline).fit(datamodule.log)
+        scorer = instantiate(cfg.model).fit(datamodule.log)
         name = type(scorer).__name__
         score = scorer.score
     else:
-        raise ValueError("give ckpt=PATH (a training checkpoint) or baseline=NAME (configs/baseline/)")
+        raise ValueError("give ckpt=PATH (a training checkpoint) or model=NAME (a baseline: pop, ...)")
     reference = MostPopular().fit(datamodule.log).score if cfg.get("reference") == "pop" else None
 
     metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()

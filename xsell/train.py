@@ -41,6 +41,9 @@ def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
 def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Module:
     """``cfg.model`` completed with the sizes only the data knows, and the hybrid inputs switched on."""
     features = datamodule.item_features
+    if "_partial_" not in cfg.model:
+        raise ValueError(f"model {cfg.model._target_} is a baseline, not a trainable model: "
+                         "evaluate it with `python -m xsell.evaluate model=...`")
     return instantiate(cfg.model)(
         num_items=datamodule.num_items,
         max_len=datamodule.max_len,
