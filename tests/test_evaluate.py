@@ -65,3 +65,10 @@ def test_corrupted_checkpoint_is_a_clear_error(trained, tmp_path):
         run(config("eval", tmp_path, *DATA, f"ckpt={broken}"))
     with pytest.raises(CheckpointError, match="not found"):
         run(config("eval", tmp_path, *DATA, f"ckpt={run_dir / 'missing.ckpt'}"))
+
+
+@pytest.mark.parametrize("baseline", ["pop", "itemknn", "markov", "assoc_rules", "ease"])
+def test_every_baseline_config_evaluates(tmp_path, baseline):
+    metrics = run(config("eval", tmp_path, *DATA, f"model={baseline}", "reference=null", "parts=[test]"))
+    assert 0.0 <= metrics["test"]["ndcg@10"] <= metrics["test"]["recall@10"] <= 1.0
+    assert metrics["name"] != "model" and (tmp_path / "report.md").is_file()
