@@ -15,11 +15,12 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.baselines import MostPopular
 from xsell.data.datamodule import SequenceDataModule
 from xsell.errors import CheckpointError
 from xsell.evaluation.report import EvaluationReport, evaluate
-from xsell.train import CONFIG_DIR, build_model, write_json
+from xsell.train import CONFIG_DIR, build_model
 
 
 def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tuple[torch.nn.Module, SequenceDataModule]:
@@ -82,10 +83,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             reports[part] = report
             metrics[part] = report.metrics
             report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
-    write_json(output_dir / "metrics.json", metrics)
-    (output_dir / "report.md").write_text(
-        "\n\n".join(f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items())
-    )
+    write_json_atomic(output_dir / "metrics.json", metrics)
+    write_text_atomic(output_dir / "report.md", "\n\n".join(
+        f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()))
     try:
         reports[cfg.parts[-1]].plot(output_dir / "plots")
     except ImportError as exc:

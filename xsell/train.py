@@ -6,9 +6,6 @@ with a config built by ``hydra.compose`` (as the tests do).
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from xsell.atomic import write_json_atomic
 from xsell.baselines import MostPopular
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
@@ -52,15 +50,6 @@ def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Mod
         feature_ids=None if features is None else torch.from_numpy(features.ids),
         feature_specs=() if features is None else features.specs,
     )
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Write JSON atomically (temp file beside it, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -106,7 +95,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "val": evaluate_scorer(popularity.score, datamodule.val_dataloader(), **evaluation),
             "test": evaluate_scorer(popularity.score, datamodule.test_dataloader(), **evaluation),
         }}
-    write_json(output_dir / "metrics.json", metrics)
+    write_json_atomic(output_dir / "metrics.json", metrics)
     print_report(metrics, output_dir)
     return metrics
 

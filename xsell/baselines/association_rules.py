@@ -13,7 +13,6 @@ from torch import Tensor
 from xsell.baselines.inputs import (
     history_query,
     popularity_tie_breaker,
-    training_item_counts,
     user_item_matrix,
 )
 from xsell.data.batch import SequenceBatch
@@ -86,7 +85,7 @@ class AssociationRules:
         self.support, self.confidence, self.lift = support[keep], confidence[keep], lift[keep]
         values = self.lift if self.metric == "lift" else self.confidence
         self.strength = sp.csr_matrix((values, (self.antecedent, self.consequent)), shape=both.shape)
-        self.prior = popularity_tie_breaker(training_item_counts(log), self.tie_break)
+        self.prior = popularity_tie_breaker(log.training_item_counts(), self.tie_break)
         self.item_vocab = log.item_vocab
         return self
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xsell.baselines.inputs import popularity_tie_breaker, training_item_counts, user_item_matrix
+from xsell.baselines.inputs import popularity_tie_breaker, user_item_matrix
 from xsell.data.batch import SequenceBatch
 from xsell.data.sequences import EncodedLog
 
@@ -49,7 +49,7 @@ class EASE:
 
     def fit(self, log: EncodedLog) -> EASE:
         """Solve the closed form on the (restricted) binary user x item training matrix."""
-        counts = training_item_counts(log)
+        counts = log.training_item_counts()
         known = np.flatnonzero(counts > 0)
         if self.max_items is not None and len(known) > self.max_items:
             known = known[np.argsort(-counts[known], kind="stable")[: self.max_items]]

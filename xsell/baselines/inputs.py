@@ -19,11 +19,6 @@ from xsell.data.sequences import EncodedLog
 from xsell.data.splits import TRAIN
 
 
-def training_item_counts(log: EncodedLog) -> np.ndarray:
-    """``[N]`` float64 number of training events per item index (0 at padding and unknown)."""
-    return np.bincount(log.item[log.part == TRAIN], minlength=len(log.item_vocab)).astype(np.float64)
-
-
 def user_item_matrix(log: EncodedLog) -> sp.csr_matrix:
     """``[U, N]`` binary float64 CSR: 1 where the user has the item among their training events."""
     train = log.part == TRAIN

@@ -12,7 +12,6 @@ from xsell.baselines.inputs import (
     successor_pairs,
     to_scores,
     top_k_per_row,
-    training_item_counts,
     user_item_matrix,
 )
 from xsell.data.batch import SequenceBatch
@@ -66,7 +65,7 @@ class ItemKNN:
     def fit(self, log: EncodedLog) -> ItemKNN:
         """Count co-occurrences among training events, normalise, keep the top ``k`` per item."""
         num_items = len(log.item_vocab)
-        counts = training_item_counts(log)
+        counts = log.training_item_counts()
         if self.window is None:
             baskets = user_item_matrix(log)
             co = (baskets.T @ baskets).tocsr()  # [N, N] users with both

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from torch import Tensor
 
-from xsell.baselines.inputs import last_items, successor_pairs, to_scores, training_item_counts
+from xsell.baselines.inputs import last_items, successor_pairs, to_scores
 from xsell.data.batch import SequenceBatch
 from xsell.data.sequences import EncodedLog
 
@@ -44,7 +44,7 @@ class Markov:
         self.transitions = sp.csr_matrix((np.ones(len(earlier)), (earlier, later)), shape=(num_items, num_items))
         self.transitions.sum_duplicates()
         self.outgoing = np.asarray(self.transitions.sum(axis=1)).ravel()
-        counts = training_item_counts(log)
+        counts = log.training_item_counts()
         self.popularity = counts / max(counts.sum(), 1.0)
         return self
 

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xsell.baselines.inputs import training_item_counts
 from xsell.data.batch import SequenceBatch
 from xsell.data.sequences import EncodedLog
 from xsell.data.splits import TRAIN
@@ -49,7 +48,7 @@ class MostPopular:
             timestamps: ``[E]`` event times aligned with the log's flat arrays; needed only with
                 ``recent_fraction``.
         """
-        all_time = training_item_counts(log)
+        all_time = log.training_item_counts()
         if self.recent_fraction is None:
             counts, scores = all_time, all_time
         else:

@@ -252,8 +252,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
     def item_counts(self) -> torch.Tensor:
         """``[num_items]`` training events per item index (for popularity samplers and baselines)."""
         self._require_setup()
-        train_items = self.log.item[self.log.part == 0]
-        return torch.from_numpy(np.bincount(train_items, minlength=self.num_items).astype(np.float32))
+        return torch.from_numpy(self.log.training_item_counts().astype(np.float32))
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

@@ -43,6 +43,10 @@ class EncodedLog:
     def __len__(self) -> int:
         return len(self.item)
 
+    def training_item_counts(self) -> np.ndarray:
+        """``[N]`` float64 number of training events per item index (0 at padding and unknown)."""
+        return np.bincount(self.item[self.part == TRAIN], minlength=len(self.item_vocab)).astype(np.float64)
+
 
 def time_gap_buckets(timestamps: pl.Expr, users: pl.Expr) -> pl.Expr:
     """Log2 bucket of the gap to the same user's previous event (1 for a user's first event)."""

@@ -8,14 +8,13 @@ grow (new ids are appended) without moving the indices of the ids it already has
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from xsell.atomic import write_json_atomic
 from xsell.data.schema import FIRST_INDEX, PAD_INDEX, UNKNOWN_INDEX
 from xsell.errors import FormatError
 
@@ -91,17 +90,7 @@ class Vocabulary:
 
     def save(self, path: str | Path) -> Path:
         """Write the vocabulary as JSON atomically (temp file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_json_atomic(path, self.to_dict(), indent=None)
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
