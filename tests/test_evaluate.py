@@ -43,6 +43,24 @@ def test_checkpoint_evaluation_reproduces_training_metrics(trained, tmp_path):
     assert (tmp_path / "ranks_test.parquet").is_file()
 
 
+def test_evaluation_compares_with_baselines_in_tables_and_plots(trained, tmp_path):
+    run_dir, train_metrics = trained
+    metrics = run(config("eval", tmp_path, *DATA, f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}",
+                         "compare=[pop,markov]", "parts=[test]"))
+    assert set(metrics["compare"]) == {"MostPopular", "Markov"}
+    popularity = train_metrics["baselines"]["popularity"]["test"]
+    assert metrics["compare"]["MostPopular"]["test"]["ndcg@10"] == pytest.approx(popularity["ndcg@10"], abs=1e-9)
+    report = (tmp_path / "report.md").read_text()
+    assert "beside the baselines: test" in report and "| MostPopular |" in report and "| Markov |" in report
+    plots = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert "metrics_at_k.png" in plots and "segments_history_length.png" in plots
+
+
+def test_unknown_compare_baseline_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown baseline 'nope'.*itemknn"):
+        run(config("eval", tmp_path, *DATA, "model=pop", "compare=[nope]"))
+
+
 def test_baseline_evaluation_matches_the_training_baseline(trained, tmp_path):
     _, train_metrics = trained
     metrics = run(config("eval", tmp_path, *DATA, "model=pop", "reference=null"))

@@ -19,7 +19,7 @@ from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.baselines import MostPopular
 from xsell.data.datamodule import SequenceDataModule
 from xsell.errors import CheckpointError
-from xsell.evaluation.report import EvaluationReport, evaluate
+from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.train import CONFIG_DIR, build_model
 
 
@@ -54,8 +54,18 @@ def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tu
     return model.eval(), datamodule
 
 
+def build_baseline(name: str):
+    """An unfitted baseline from its config group file (``configs/model/<name>.yaml``)."""
+    path = Path(CONFIG_DIR) / "model" / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml") if "baselines" in p.read_text())
+        raise ValueError(f"unknown baseline {name!r} (no {path}); known: {known}")
+    return instantiate(OmegaConf.load(path))
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md and ranks per part."""
+    """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md, ranks per part and plots
+    of the last part (the model beside the ``cfg.compare`` baselines)."""
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -72,25 +82,30 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     else:
         raise ValueError("give ckpt=PATH (a training checkpoint) or model=NAME (a baseline: pop, ...)")
     reference = MostPopular().fit(datamodule.log).score if cfg.get("reference") == "pop" else None
+    compared = {type(b).__name__: b.fit(datamodule.log) for b in map(build_baseline, cfg.get("compare") or [])}
+    compared.pop(name, None)
 
     metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
                                                       if k != "columns"}}
     reports: dict[str, EvaluationReport] = {}
+    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed)
     with torch.no_grad():
         for part in cfg.parts:
-            report = evaluate(score, datamodule, ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen,
-                              baseline=reference, part=part, name=name, seed=cfg.seed)
+            report = evaluate(score, datamodule, baseline=reference, part=part, name=name, **options)
             reports[part] = report
             metrics[part] = report.metrics
             report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
+        last = cfg.parts[-1]
+        others = [evaluate(b.score, datamodule, part=last, name=n, **options) for n, b in compared.items()]
+    if others:
+        metrics["compare"] = {report.name: {last: report.metrics} for report in others}
+    sections = [f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()]
+    if others:
+        sections.append(f"# {name} beside the baselines: {last}\n\n{comparison_table([reports[last], *others])}")
     write_json_atomic(output_dir / "metrics.json", metrics)
-    write_text_atomic(output_dir / "report.md", "\n\n".join(
-        f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()))
-    try:
-        reports[cfg.parts[-1]].plot(output_dir / "plots")
-    except ImportError as exc:
-        print(f"plots skipped: {exc}")
-    headline = reports[cfg.parts[-1]].metrics
+    write_text_atomic(output_dir / "report.md", "\n\n".join(sections))
+    reports[last].plot(output_dir / "plots", *others)
+    headline = reports[last].metrics
     print(f"{name} {cfg.parts[-1]}: ndcg@10 {headline.get('ndcg@10', float('nan')):.4f} "
           f"recall@10 {headline.get('recall@10', float('nan')):.4f} -> {output_dir}")
     return metrics

@@ -1,12 +1,13 @@
-import importlib.util
 import math
 
+import matplotlib.image
+import numpy as np
 import polars as pl
 import pytest
 
 from xsell.baselines.popularity import MostPopular
 from xsell.evaluation.protocol import evaluate_scorer
-from xsell.evaluation.report import EvaluationReport, evaluate, plot_reports, report_frame
+from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate, plot_reports, report_frame
 
 from .tiny import oracle, tiny_module
 
@@ -72,14 +73,25 @@ def test_frames_and_markdown(reports):
         assert heading in text
 
 
-def test_plot_needs_matplotlib(reports, tmp_path):
+def test_plots_are_png_charts_with_every_report(reports, tmp_path):
     _, _, model, baseline = reports
-    if importlib.util.find_spec("matplotlib") is None:
-        with pytest.raises(ImportError, match="pip install matplotlib"):
-            model.plot(tmp_path, baseline)
-    else:
-        paths = plot_reports([model, baseline], tmp_path)
-        assert tmp_path / "metrics_at_k.png" in paths and all(p.stat().st_size > 0 for p in paths)
+    both = plot_reports([model, baseline], tmp_path / "both")
+    alone = model.plot(tmp_path / "alone")
+    assert [p.name for p in both] == [p.name for p in alone]
+    assert {"metrics_at_k.png", "segments_history_length.png", "segments_group.png"} <= {p.name for p in both}
+    for path in both + alone:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.image.imread(path).ndim == 3
+    # the second report adds a curve and bars: the charts differ from the model's alone
+    assert not np.array_equal(matplotlib.image.imread(both[0]), matplotlib.image.imread(alone[0]))
+
+
+def test_comparison_table_has_one_row_per_report(reports):
+    _, _, model, baseline = reports
+    text = comparison_table([model, baseline], metrics=("ndcg", "recall"))
+    lines = text.splitlines()
+    assert lines[0] == "| report | ndcg@1 | recall@1 | ndcg@3 | recall@3 | ndcg@10 | recall@10 |"
+    assert lines[2].startswith("| oracle | 0.7500 | 0.7500 |") and lines[3].startswith("| popularity |")
 
 
 def test_bad_arguments(reports):

@@ -7,7 +7,7 @@ Example::
     report.metrics["ndcg@10"], report.metrics["ndcg@10_ci_low"], report.metrics["lift_ndcg@10"]
     report.to_frame()          # one long polars DataFrame: metric, k, value, CI, baseline, lift
     print(report.to_markdown())
-    report.plot("plots/", other_report)  # needs matplotlib
+    report.plot("plots/", other_report)  # PNG charts, both reports on the same axes
 
 Everything derives from the per-prediction rank table (:mod:`xsell.evaluation.table`), so full-ranking
 numbers equal those of :func:`xsell.evaluation.protocol.evaluate_scorer` on the same targets.
@@ -283,14 +283,6 @@ def _markdown(frame: pl.DataFrame, digits: int = 4) -> str:
     return "\n".join([header, rule, *body])
 
 
-def _figure():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting evaluation reports needs matplotlib: pip install matplotlib") from exc
-    return Figure
-
-
 def plot_reports(
     reports: Sequence[EvaluationReport],
     path_dir: str | Path,
@@ -301,9 +293,9 @@ def plot_reports(
     and ``segments_<name>.png`` (per-segment bars of the segment metric, one bar per report, with CIs).
 
     Uses matplotlib's object API (no pyplot state, no backend switch). Returns the written paths.
-    Raises ``ImportError`` naming ``pip install matplotlib`` when it is missing.
     """
-    Figure = _figure()
+    from matplotlib.figure import Figure  # imported here: only plotting pays for it
+
     path_dir = Path(path_dir)
     path_dir.mkdir(parents=True, exist_ok=True)
     frames = pl.concat([report.to_frame() for report in reports])
@@ -359,6 +351,18 @@ def plot_reports(
         written.append(path_dir / f"segments_{key}.png")
         figure.savefig(written[-1], dpi=120)
     return written
+
+
+def comparison_table(
+    reports: Sequence[EvaluationReport],
+    metrics: Sequence[str] = ("ndcg", "recall", "mrr", "coverage", "complement_rate"),
+    digits: int = 4,
+) -> str:
+    """Markdown table, one row per report and one column per ``metric@k`` (k in the first report's ks)."""
+    keys = [f"{metric}@{k}" for k in reports[0].ks for metric in metrics]
+    frame = pl.DataFrame([{"report": r.name, **{key: r.metrics.get(key) for key in keys}} for r in reports],
+                         schema={"report": pl.String, **{key: pl.Float64 for key in keys}})
+    return _markdown(frame, digits)
 
 
 def report_frame(reports: Sequence[EvaluationReport]) -> pl.DataFrame:
