@@ -104,3 +104,21 @@ def test_nan_score_is_a_miss():
     scores = torch.tensor([[0.0, 0.0, 1.0, float("nan"), 2.0]])
     rank = target_ranks(scores, torch.tensor([3]))
     assert rank.item() > 3
+
+
+@pytest.mark.parametrize("num_items", [12, 5000])  # 12: the random stream suffices; 5000: it runs short (fallback)
+def test_sampled_negatives_are_uniform_distinct_and_allowed(num_items):
+    from xsell.evaluation.ranking import _uniform_subsets
+
+    rows, size = 20000, 4
+    allowed = torch.zeros(rows, num_items, dtype=torch.bool)
+    allowed[:, 2:10] = True  # 8 allowed items per row ...
+    allowed[: rows // 2, 6] = False  # ... 7 in the first half
+    subsets = _uniform_subsets(allowed, size, torch.Generator().manual_seed(0))
+    assert allowed.gather(1, subsets).all()
+    assert (subsets.sort(1).values.diff(dim=1) > 0).all()  # no repeats within a row
+    for half, allowed_items in ((subsets[: rows // 2], 7), (subsets[rows // 2:], 8)):
+        share = torch.bincount(half.flatten(), minlength=num_items)[allowed[-1] | (torch.arange(num_items) == 6)]
+        share = share[share > 0].double() / (rows // 2)
+        assert len(share) == allowed_items
+        assert torch.allclose(share, torch.full_like(share, size / allowed_items), atol=0.02)

@@ -67,14 +67,37 @@ def sampled_target_ranks(
     allowed[:, :FIRST_INDEX] = False
     allowed.scatter_(1, seen, False)
     allowed.scatter_(1, targets.unsqueeze(1), False)
-    weights = allowed.float()
-    short = weights.sum(1) < num_negatives  # the user saw almost everything: draw from all other items
-    weights[short, FIRST_INDEX:] = 1.0
-    weights[short] = weights[short].scatter(1, targets[short].unsqueeze(1), 0.0)
-    negatives = torch.multinomial(weights, num_negatives, replacement=False, generator=generator)  # [B, K]
+    if num_items - FIRST_INDEX - seen.shape[1] - 1 < num_negatives:  # some user may have seen almost all
+        short = allowed.sum(1) < num_negatives  # those draw from all other items
+        if short.any():
+            allowed[short, FIRST_INDEX:] = True
+            allowed[short] = allowed[short].scatter(1, targets[short].unsqueeze(1), False)
+    negatives = _uniform_subsets(allowed, num_negatives, generator)  # [B, K]
     target_score = scores.gather(1, targets.unsqueeze(1))  # [B, 1]
     ranks = 1 + (scores.gather(1, negatives) >= target_score).sum(1)
     return torch.where(_misses(targets, target_score), MISS, ranks)
+
+
+def _uniform_subsets(allowed: Tensor, size: int, generator: torch.Generator | None) -> Tensor:
+    """``[B, size]`` indices drawn uniformly without replacement among each row's allowed columns.
+
+    The first ``size`` distinct allowed values of an i.i.d. uniform stream form a uniform random subset, so
+    a short stream of random integers is enough when most items are allowed (cheap on large catalogs);
+    rows whose stream runs short fall back to the allowed items with the largest random keys.
+    """
+    batch, num_items = allowed.shape
+    stream = torch.randint(FIRST_INDEX, num_items, (batch, 2 * size + 64), generator=generator,
+                           device=allowed.device)  # [B, M]
+    valid = allowed.gather(1, stream) & _first_occurrences(stream)
+    taken = valid & (valid.cumsum(1) <= size)
+    complete = taken.sum(1) == size
+    out = torch.empty(batch, size, dtype=torch.long, device=allowed.device)
+    out[complete] = stream[complete][taken[complete]].view(-1, size)
+    if not complete.all():
+        rest = allowed[~complete]
+        keys = torch.rand(rest.shape, generator=generator, device=allowed.device).masked_fill_(~rest, -1.0)
+        out[~complete] = keys.topk(size, dim=1).indices
+    return out
 
 
 def _misses(targets: Tensor, target_score: Tensor) -> Tensor:
