@@ -1,10 +1,17 @@
-"""Writes that never leave a half-written file: a temp file in the same folder, then an atomic rename."""
+"""Writes that never leave a half-written file: a temp file in the same folder, then an atomic rename.
+
+A folder of files (a serving bundle) is built the same way: in a temp folder beside the target, renamed
+into place only when complete.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +34,35 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_json_atomic(path: str | Path, payload: Any, *, indent: int | None = 2) -> Path:
     """``json.dumps(payload)`` written with :func:`write_text_atomic`."""
     return write_text_atomic(path, json.dumps(payload, indent=indent))
+
+
+@contextmanager
+def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``path``; when the block succeeds it is renamed to ``path``.
+
+    On any failure the temp folder is removed and ``path`` is untouched. An existing ``path`` raises
+    ``FileExistsError`` unless ``overwrite``: then it is swapped out by rename and deleted afterwards, so
+    ``path`` is always either the old complete folder or the new one (absent for an instant in between).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old / path.name)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:  # put the old folder back
+                os.replace(old / path.name, path)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

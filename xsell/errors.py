@@ -47,3 +47,8 @@ class EmptyDataError(DataError):
 
 class CheckpointError(XsellError, ValueError):
     """A checkpoint is missing, corrupted, or does not match the model or data it is loaded for."""
+
+
+class BundleError(CheckpointError):
+    """A serving bundle is missing, partial, tampered with (a checksum differs) or from an unsupported
+    version; the message names the file."""

@@ -95,8 +95,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "val": evaluate_scorer(popularity.score, datamodule.val_dataloader(), **evaluation),
             "test": evaluate_scorer(popularity.score, datamodule.test_dataloader(), **evaluation),
         }}
+    if cfg.get("index"):  # a FAISS index of the best model's item vectors (config: index=flat|hnsw|...)
+        instantiate(cfg.index)(model, datamodule.log.item_vocab, seed=cfg.seed).save(output_dir / "index")
+        metrics["index"] = str(output_dir / "index")
     write_json_atomic(output_dir / "metrics.json", metrics)
     print_report(metrics, output_dir)
+    if cfg.get("export"):  # the serving bundle of the best model, loaded back to score one example history
+        from xsell.export.run import export_and_show  # imported here: xsell.export builds on this module
+
+        export_and_show(model, datamodule, cfg, output_dir / "bundle", metrics=metrics, source=best or None,
+                        overwrite=True)
     return metrics
 
 

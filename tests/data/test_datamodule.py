@@ -59,3 +59,21 @@ def test_training_order_is_seeded():
 def test_empty_after_filtering_is_a_clear_error():
     with pytest.raises(EmptyDataError, match="source=tiny"):
         module(min_user_events=50, min_item_events=1)
+
+
+def test_catalog_items_index_untrained_items_after_the_trained_ones():
+    items = pl.concat([ITEMS, pl.DataFrame({"item_id": ["q"], "category": ["c"]})])
+    dm = SequenceDataModule(Interactions(EVENTS, items=items, name="tiny"), max_len=3, batch_size=2,
+                            item_features=["category"], catalog_items=True)
+    dm.setup()
+    plain = module(item_features=["category"])
+    vocab, trained = dm.log.item_vocab, plain.log.item_vocab
+    assert vocab.ids[:trained.num_known] == trained.ids  # trained items keep their indices
+    assert set(vocab.ids[trained.num_known:]) == set("uvwxyzq") - set(trained.ids)  # then every untrained item
+    assert "q" in vocab.ids
+    assert (dm.item_counts()[len(trained):] == 0).all()
+    (batch,) = list(dm.test_dataloader())
+    assert 1 not in batch.target.tolist()  # the target unknown to training is now rankable
+    assert (dm.item_features.ids[len(trained):, 0] >= 2).all()  # with its own features
+    with pytest.raises(ValueError, match="no item table"):
+        SequenceDataModule(Interactions(EVENTS, name="tiny"), catalog_items=True).setup()

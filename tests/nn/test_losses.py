@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xsell.nn.losses import GBCE, BinaryCrossEntropy, FullSoftmaxCE, SampledSoftmax
+from xsell.nn.losses import GBCE, BinaryCrossEntropy, FullSoftmaxCE, InBatchSoftmax, SampledSoftmax
 
 
 def case(num_items: int = 6, rows: int = 3, dim: int = 4, seed: int = 0):
@@ -131,3 +131,66 @@ def test_losses_backpropagate_to_hidden_and_items():
 def test_unknown_proposal_is_rejected():
     with pytest.raises(ValueError, match="proposal"):
         SampledSoftmax(proposal="zipf")
+
+
+# -- in-batch softmax ---------------------------------------------------------------------------------
+
+
+def test_in_batch_softmax_logq_by_hand():
+    # Two rows with targets 2 and 3; h0 . v2 = 1, h0 . v3 = 0, h1 . v2 = 0, h1 . v3 = 1 (tau = 1).
+    # Frequencies p(2) = 0.75, p(3) = 0.25 and M = 2 rows: Q(2) = 1.5, Q(3) = 0.5 expected draws.
+    # Row 0 logits [1 - log 1.5, -log 0.5]: loss0 = log(1 + e^(-log 0.5 - 1 + log 1.5)) = log(1 + 3/e).
+    # Row 1 logits [-log 1.5, 1 - log 0.5]: loss1 = log(1 + e^(-log 1.5 - 1 + log 0.5)) = log(1 + 1/(3e)).
+    hidden = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    items = torch.tensor([[9.0, 9.0], [9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])  # 0, 1, 4: not in batch
+    labels = torch.tensor([2, 3])
+    loss = InBatchSoftmax(temperature=1.0, learn_temperature=False)
+    loss.prepare(torch.tensor([0.0, 0.0, 3.0, 1.0, 0.0]))
+    e = math.e
+    expected = (math.log1p(3 / e) + math.log1p(1 / (3 * e))) / 2
+    assert loss(hidden, labels, items).item() == pytest.approx(expected, rel=1e-6)
+    loss.logq_correction = False  # both rows: log(1 + e^-1)
+    assert loss(hidden, labels, items).item() == pytest.approx(math.log1p(1 / e), rel=1e-6)
+
+
+def test_in_batch_softmax_merges_repeated_targets_and_mixes_uniform_negatives(monkeypatch):
+    # Rows 0 and 1 share target 2: one candidate, never a negative for either. Uniform negatives 4 and 2 (K = 2
+    # over 3 known items): candidates {2, 3, 4}, Q(j) = M p(j) + K / 3 with M = 3, p = (0.5, 0.5, 0).
+    hidden, _, items = case(num_items=5, rows=3)
+    labels = torch.tensor([2, 2, 3])
+    loss = InBatchSoftmax(temperature=0.5, learn_temperature=False, uniform_negatives=2)
+    loss.prepare(torch.tensor([0.0, 0.0, 1.0, 1.0, 0.0]))
+    monkeypatch.setattr(loss, "sample", lambda num, num_items, device: torch.tensor([4, 2]))
+    candidates = torch.tensor([2, 3, 4])
+    q = 3 * torch.tensor([0.5, 0.5, 0.0]) + 2 / 3
+    logits = hidden @ items[candidates].T / 0.5 - q.log()
+    expected = F.cross_entropy(logits, torch.tensor([0, 0, 1]))
+    torch.testing.assert_close(loss(hidden, labels, items), expected)
+
+
+def test_in_batch_softmax_temperature_is_learned_or_fixed():
+    hidden, labels, items = case(num_items=8, rows=4)
+    learned = InBatchSoftmax(temperature=0.2)
+    assert [name for name, _ in learned.named_parameters()] == ["log_temperature"]
+    assert learned.temperature.item() == pytest.approx(0.2)
+    learned(hidden, labels, items).backward()
+    assert learned.log_temperature.grad is not None and learned.log_temperature.grad != 0
+    fixed = InBatchSoftmax(temperature=0.2, learn_temperature=False)
+    assert list(fixed.parameters()) == [] and "log_temperature" in fixed.state_dict()
+    with torch.no_grad():
+        learned.log_temperature.fill_(math.log(1e-4))
+    assert learned.temperature.item() == pytest.approx(learned.min_temperature)
+    with pytest.raises(ValueError, match="temperature"):
+        InBatchSoftmax(temperature=0.0)
+
+
+def test_in_batch_softmax_backpropagates_and_handles_no_rows():
+    hidden, labels, items = case(num_items=10, rows=4)
+    hidden.requires_grad_(True)
+    items.requires_grad_(True)
+    loss = InBatchSoftmax(uniform_negatives=3)
+    value = loss(hidden, labels, items)
+    value.backward()
+    assert torch.isfinite(value) and hidden.grad.abs().sum() > 0 and items.grad.abs().sum() > 0
+    empty = loss(hidden[:0], labels[:0], items)
+    assert empty.item() == 0.0 and empty.requires_grad

@@ -30,6 +30,7 @@ from xsell.data.sequences import (
     seen_items,
 )
 from xsell.data.splits import TEST, VALIDATION, Split
+from xsell.data.vocabulary import Vocabulary
 
 Objective = Literal["causal", "cloze"]
 
@@ -179,6 +180,9 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         objective: ``causal`` (every position predicts the next item) or ``cloze`` (masked items).
         mask_prob: Cloze masking probability.
         item_features: item-table columns to encode as feature ids (category, brand, price bucket, ...).
+        catalog_items: also index every item of the item table that training never saw (after the trained
+            ones), so that a model with item features scores them from their features alone (cold start);
+            targets on them are then ranked instead of counting as unknown misses.
         min_user_events / min_item_events / drop_duplicates / session_gap_seconds / cutoff /
             validation_cutoff: passed to :func:`xsell.data.pipeline.prepare_split`.
     """
@@ -195,6 +199,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         objective: Objective = "causal",
         mask_prob: float = 0.2,
         item_features: Sequence[str] = (),
+        catalog_items: bool = False,
         event_types: EventTypes | Sequence[str] | None = None,
         min_user_events: int = 0,
         min_item_events: int = 0,
@@ -217,6 +222,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.objective = objective
         self.mask_prob = mask_prob
         self.item_feature_columns = list(item_features)
+        self.catalog_items = catalog_items
         if event_types is None or isinstance(event_types, EventTypes):
             self.event_types = event_types or DEFAULT_EVENT_TYPES
         else:
@@ -261,7 +267,13 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         data = self.source if isinstance(self.source, Interactions) else self.source()
         self.data = data
         self.split = prepare_split(data, **self.split_options)
-        self.log = encode_split(self.split, event_types=self.event_types)
+        item_vocab = None
+        if self.catalog_items:
+            if data.items is None:
+                raise ValueError(f"catalog_items=True but {data.name} has no item table")
+            trained = Vocabulary.fit(self.split.train.get_column(ITEM), name=ITEM)
+            item_vocab = trained.grow(data.items.get_column(ITEM).cast(str).sort())
+        self.log = encode_split(self.split, event_types=self.event_types, item_vocab=item_vocab)
         if self.item_feature_columns:
             if data.items is None:
                 raise ValueError(f"item_features={self.item_feature_columns} but {data.name} has no item table")

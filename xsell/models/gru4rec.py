@@ -7,6 +7,9 @@
    padding surrounds it.
 3. The hidden state after each item, projected to the item-vector size, scores the next item against the
    tied item table (the official implementation's "constrained embedding").
+4. To encode a history for prediction only the state after its last item is needed. A GRU is causal, so the
+   unpacked run over the right-aligned history gives that state exactly: the padding after the last item
+   never reaches it. That path has no data-dependent shapes, so it scripts and exports (``torch.export``).
 """
 
 from __future__ import annotations
@@ -59,17 +62,31 @@ class GRU4Rec(SequenceModel):
 
     def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
-        batch, length, _ = x.shape
-        lengths = (items != 0).sum(1).clamp(min=1)  # [B]
-        # Left-padded -> right-padded: column j of the right-padded row is column j + (L - n) of the left one.
-        columns = torch.arange(length, device=items.device).unsqueeze(0)  # [1, L]
-        offset = (length - lengths).unsqueeze(1)  # [B, 1]
-        to_right = (columns + offset) % length  # [B, L]
+        length = x.shape[1]
+        lengths, to_right, to_left = self._alignment(items)
         right = x.gather(1, to_right.unsqueeze(-1).expand_as(x))
         packed = pack_padded_sequence(right, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, _ = self.gru(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=length)  # [B, L, H]
-        # Back to left padding: column j of the left row is column j - (L - n) of the right one.
-        to_left = (columns - offset) % length
-        output = output.gather(1, to_left.unsqueeze(-1).expand(-1, -1, output.shape[-1]))
+        output = output.gather(1, to_left.unsqueeze(-1).expand(-1, -1, output.shape[-1]))  # back to left padding
         return self.project(self.output_dropout(output))  # [B, L, D]
+
+    @torch.jit.export
+    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """The state after the last item: the unpacked GRU over the right-aligned history, read at column
+        ``n - 1`` (equal to ``sequence_output(...)[:, -1]``, without packing)."""
+        items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
+        x = self.input(items, events, time_gaps)  # [B, L, D]
+        lengths, to_right, _ = self._alignment(items)
+        output, _ = self.gru(x.gather(1, to_right.unsqueeze(-1).expand_as(x)))  # [B, L, H]
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, output.shape[-1])  # [B, 1, H]
+        return self.project(self.output_dropout(output.gather(1, last).squeeze(1)))  # [B, D]
+
+    def _alignment(self, items: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """History lengths ``[B]`` (at least 1) and the column maps ``[B, L]`` from left to right padding
+        (column j of the right-padded row is column j + (L - n) of the left one) and back."""
+        length = items.shape[1]
+        lengths = (items != 0).sum(1).clamp(min=1)  # [B]
+        columns = torch.arange(length, device=items.device).unsqueeze(0)  # [1, L]
+        offset = (length - lengths).unsqueeze(1)  # [B, 1]
+        return lengths, (columns + offset) % length, (columns - offset) % length

@@ -58,11 +58,17 @@ class ItemEmbedding(nn.Module):
         out = self.ids(items)
         if len(self.features) == 0:
             return out
-        ids = self.feature_ids[items]  # [..., F]
+        return out + self.content(self.feature_ids[items])
+
+    def content(self, feature_ids: Tensor) -> Tensor:
+        """``[..., F]`` feature ids -> ``[..., D]``: the sum over features of each feature's mean slot vector
+        (the id part left out, so an item unknown to the vocabulary can be embedded from its features)."""
+        out = torch.zeros(feature_ids.shape[:-1] + (self.ids.embedding_dim,), device=feature_ids.device,
+                          dtype=self.ids.weight.dtype)
         start = 0
         for i, table in enumerate(self.features):
             end = self.slot_ends[i]
-            slot_ids = ids[..., start:end]  # [..., S]
+            slot_ids = feature_ids[..., start:end]  # [..., S]
             present = (slot_ids > 0).unsqueeze(-1).to(out.dtype)  # [..., S, 1]
             summed = (table(slot_ids) * present).sum(-2)
             out = out + summed / present.sum(-2).clamp(min=1.0)

@@ -4,6 +4,8 @@ item table, so any model and any loss combine.
 - ``FullSoftmaxCE``: cross-entropy over the whole catalog (the strongest choice while the catalog fits).
 - ``SampledSoftmax``: cross-entropy over the target and ``K`` shared sampled negatives, with the logQ
   correction (Yi et al., RecSys 2019) that removes the sampler's popularity bias.
+- ``InBatchSoftmax``: the two-tower loss: cross-entropy over the batch's own targets (in-batch negatives),
+  optionally mixed with uniform negatives, with logQ correction and a fixed or learned temperature.
 - ``BinaryCrossEntropy``: the original SASRec loss, one sigmoid per positive and per sampled negative.
 - ``GBCE``: generalised BCE of gSASRec (Petrov & Macdonald, RecSys 2023): the positive term is raised to
   the power ``beta = alpha * (t * (1 - 1/alpha) + 1/alpha)``, ``alpha`` = negatives / (catalog - 1), which
@@ -13,6 +15,8 @@ Indices 0 (padding) and 1 (unknown) are never predicted.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -167,3 +171,67 @@ class GBCE(BinaryCrossEntropy):
     def positive_weight(self, num_items: int) -> float:
         alpha = self.num_negatives / max(num_items - FIRST_INDEX - 1, 1)
         return alpha * (self.t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+
+
+class InBatchSoftmax(NextItemLoss):
+    """In-batch softmax with logQ sampling-bias correction (Yi et al., RecSys 2019), optionally with mixed
+    negatives (in-batch + uniform; Yang et al., WWW 2020), and a fixed or learned temperature.
+
+    The candidates are the distinct targets of the batch plus ``uniform_negatives`` uniform draws over the
+    known items (duplicates merged, so another row's identical target is never a false negative). Row ``m``
+    scores candidate ``j`` with ``h_m . v_j / tau - log Q(j)``, where ``Q(j) = M p(j) + K / (N - 2)`` is
+    the expected number of times ``j`` enters the candidate set: ``M`` labelled rows drawn from the training
+    frequencies ``p`` (``prepare``), ``K`` uniform draws over ``N - 2`` known items. Without the correction
+    popular items, which are negatives more often, are pushed down too hard.
+
+    Args:
+        temperature: initial (or fixed) ``tau``. learn_temperature: make ``log tau`` a parameter.
+        min_temperature: floor of a learned ``tau``.
+        uniform_negatives: ``K`` uniform negatives added to the in-batch ones (0: in-batch only).
+        logq_correction: subtract ``log Q``.
+    """
+
+    def __init__(self, temperature: float = 0.05, learn_temperature: bool = True, min_temperature: float = 0.01,
+                 uniform_negatives: int = 0, logq_correction: bool = True) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        log_temperature = torch.tensor(math.log(temperature))
+        if learn_temperature:
+            self.log_temperature = nn.Parameter(log_temperature)
+        else:
+            self.register_buffer("log_temperature", log_temperature)
+        self.min_temperature = min_temperature
+        self.uniform_negatives = uniform_negatives
+        self.logq_correction = logq_correction
+        self.register_buffer("frequencies", torch.empty(0), persistent=False)
+
+    @property
+    def temperature(self) -> Tensor:
+        return self.log_temperature.exp().clamp(min=self.min_temperature)
+
+    def prepare(self, item_counts: Tensor) -> None:
+        counts = item_counts.double().clamp(min=0)
+        counts[:FIRST_INDEX] = 0.0
+        if counts.sum() <= 0:
+            counts[FIRST_INDEX:] = 1.0
+        self.frequencies = (counts / counts.sum()).float().to(self.frequencies.device)
+
+    def sample(self, num: int, num_items: int, device: torch.device) -> Tensor:
+        """``num`` uniform draws over the known items ``2 .. num_items - 1``."""
+        return torch.randint(FIRST_INDEX, num_items, (num,), device=device)
+
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
+        rows, num_items = labels.shape[0], items.shape[0]
+        if rows == 0:
+            return (hidden.sum() + items.sum()) * 0.0
+        if self.frequencies.numel() != num_items:  # never prepared: assume uniform frequencies
+            self.prepare(torch.ones(num_items))
+        drawn = self.sample(self.uniform_negatives, num_items, hidden.device)  # [K]
+        candidates, inverse = torch.unique(torch.cat([labels, drawn]), return_inverse=True)  # [C], [M + K]
+        logits = hidden @ items[candidates].T / self.temperature  # [M, C]
+        if self.logq_correction:
+            expected = (rows * self.frequencies.to(hidden.device)[candidates]
+                        + self.uniform_negatives / max(num_items - FIRST_INDEX, 1))  # [C]
+            logits = logits - expected.clamp(min=1e-12).log().unsqueeze(0)
+        return F.cross_entropy(logits, inverse[:rows])

@@ -1,0 +1,157 @@
+"""Writing and loading bundles: layout, the item table, original-id recommendations, atomic writes, and
+serving with torch alone in a fresh process that never imports xsell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import polars as pl
+import pytest
+import torch
+
+from xsell.errors import BundleError
+from xsell.export import bundle as bundle_module
+from xsell.export.bundle import reference, write_bundle
+from xsell.export.parity import Parity
+from xsell.export.scorer import TopKScorer
+
+ITEMS = pl.DataFrame({"index": [0, 1, 2], "item_id": [None, None, "a"]})
+
+
+def test_layout_and_item_table(export_of, shop):
+    exported = export_of("sasrec")
+    assert sorted(p.name for p in exported.path.iterdir()) == [
+        "README.md", "items.parquet", "manifest.json", "scorer.pt", "scorer.pt2"]
+    items = exported.bundle.items
+    assert items.height == shop.num_items and items.get_column("index").to_list() == list(range(shop.num_items))
+    assert items.get_column("item_id").to_list()[:2] == [None, None]
+    assert items.get_column("item_id").to_list()[2:] == shop.log.item_vocab.ids
+    assert items.get_column("train_count").to_list() == shop.log.training_item_counts().astype(int).tolist()
+    assert {"category", "brand", "price"} <= set(items.columns)
+    shop_items = shop.data.items.select("item_id", "category")
+    joined = items.drop_nulls("item_id").join(shop_items, on="item_id", suffix="_shop")
+    assert joined.height == shop.num_items - 2 and (joined["category"] == joined["category_shop"]).all()
+
+
+def test_recommend_maps_original_ids_both_ways(export_of, shop):
+    exported = export_of("bert4rec")
+    bundle = exported.bundle
+    history = shop.log.item_vocab.decode(shop.test_set.items[0][shop.test_set.items[0] > 0].tolist())
+    encoded = bundle.encode([history, ["no-such-item"], []])
+    assert encoded.dtype == torch.long and encoded.shape == (3, len(history))
+    assert encoded[0].tolist() == shop.test_set.items[0][shop.test_set.items[0] > 0].tolist()
+    assert encoded[1, -1] == 1 and (encoded[2] == 0).all()  # unseen id -> unknown; empty -> padding
+    top = bundle.recommend([history, [], ["no-such-item"]], k=5)
+    indices, scores = reference(exported.eager_scorer())(encoded, 5)
+    assert [item for item, _ in top[0]] == shop.log.item_vocab.decode(indices[0].tolist())
+    assert [s for _, s in top[0]] == pytest.approx(scores[0].tolist(), abs=1e-5)
+    assert not set(history) & {item for item, _ in top[0]}  # history items are excluded
+    popular = shop.log.item_vocab.decode(exported.datamodule.item_counts().argsort(descending=True)[:5].tolist())
+    assert {item for item, _ in top[1]} == set(popular) == {item for item, _ in top[2]}
+
+
+def test_hybrid_bundle_takes_event_types_and_time_gaps(export_of):
+    bundle = export_of("sasrec_hybrid").bundle
+    assert bundle.manifest["scorer"]["context_inputs"] == ["events", "time_gaps"]
+    items = torch.tensor([[0, 5, 9]])
+    with pytest.raises(torch.jit.Error, match="this model reads events"):
+        bundle.scorer(items, 3)
+    indices, _ = bundle.scorer(items, 3, None, events=torch.tensor([[0, 2, 3]]), time_gaps=torch.tensor([[0, 1, 4]]))
+    assert indices.shape == (1, 3)
+    assert len(bundle.recommend([["x", "y"]], k=4)[0]) == 4
+
+
+def test_existing_bundle_is_kept_unless_overwrite(export_of, tmp_path):
+    exported = export_of("gru4rec")
+    target = tmp_path / "bundle"
+    target.mkdir()
+    (target / "keep.txt").write_text("old")
+    scorer = exported.eager_scorer()
+    with pytest.raises(FileExistsError):
+        write_bundle(target, scorer, exported.bundle.items, {"model": {}})
+    assert (target / "keep.txt").read_text() == "old"
+
+
+def test_failed_write_leaves_nothing_behind(export_of, tmp_path, monkeypatch):
+    """A write that fails half-way (here: the parity self-check) leaves neither the target nor a temp folder,
+    and an existing bundle stays as it was."""
+    scorer = TopKScorer(export_of("gru4rec").model, export_of("gru4rec").datamodule.item_counts())
+    monkeypatch.setattr(bundle_module, "check_parity",
+                        lambda *args: {"scorer.pt": Parity(10, 10, 3, 0.5), "scorer.pt2": Parity(10, 10, 0, 0.0)})
+    with pytest.raises(BundleError, match="export parity check failed"):
+        write_bundle(tmp_path / "new", scorer, ITEMS, {"model": {}})
+    assert list(tmp_path.iterdir()) == []
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "keep.txt").write_text("old")
+
+    def fail(scorer):
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(bundle_module, "to_exported_program", fail)
+    with pytest.raises(RuntimeError, match="export failed"):
+        write_bundle(old, scorer, ITEMS, {"model": {}}, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["old"] and (old / "keep.txt").read_text() == "old"
+
+
+SERVE = textwrap.dedent('''
+    import json, sys
+    import polars as pl
+    import torch
+
+    served = {}
+    for bundle, inputs in json.loads(sys.argv[1]):
+        case = torch.load(inputs, weights_only=True)
+        ids = pl.read_parquet(bundle + "/items.parquet").sort("index").get_column("item_id").to_list()
+        scripted = torch.jit.load(bundle + "/scorer.pt")
+        program = torch.export.load(bundle + "/scorer.pt2").module()
+        context = {name: case[name] for name in ("events", "time_gaps") if name in case}
+        with torch.no_grad():
+            results = {"scorer.pt": scripted(case["items"], 10, None, **context),
+                       "scorer.pt2": program(case["items"], 10, case["exclude"], **context)}
+        served[bundle] = {name: {"indices": indices.tolist(), "scores": scores.tolist(),
+                                 "item_ids": [[ids[i] for i in row] for row in indices.tolist()]}
+                          for name, (indices, scores) in results.items()}
+    served["xsell_imported"] = any(m == "xsell" or m.startswith("xsell.") for m in sys.modules)
+    print(json.dumps(served))
+''')
+
+
+def serving_case(exported) -> dict[str, torch.Tensor]:
+    """Six real histories cut to 9 columns, an empty one and one of an unknown item then item 4."""
+    real = exported.datamodule.test_set
+    items = torch.cat([real.items[:6, -9:], torch.tensor([[0] * 9, [0] * 7 + [1, 4]])])  # [8, 9]
+    case = {"items": items, "exclude": torch.zeros(len(items), exported.datamodule.num_items, dtype=torch.bool)}
+    if exported.hybrid:
+        case.update(events=torch.cat([real.events[:6, -9:], items[6:].clamp(max=1)]),
+                    time_gaps=torch.cat([real.time_gaps[:6, -9:], items[6:].clamp(max=1)]))
+    return case
+
+
+def test_torch_alone_reproduces_the_eager_top10(export_of, tmp_path):
+    """One fresh interpreter with torch and polars only (never importing xsell) serves every model's bundle
+    in both formats and returns the eager model's top-10, with original item ids."""
+    bundles = {name: export_of(name) for name in ("sasrec", "bert4rec", "gru4rec", "sasrec_hybrid")}
+    jobs = []
+    for name, exported in bundles.items():
+        torch.save(serving_case(exported), tmp_path / f"{name}.pt")
+        jobs.append((str(exported.path), str(tmp_path / f"{name}.pt")))
+    done = subprocess.run([sys.executable, "-c", SERVE, json.dumps(jobs)], cwd=tmp_path, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    assert served["xsell_imported"] is False
+
+    for name, exported in bundles.items():
+        case = serving_case(exported)
+        context = {k: v for k, v in case.items() if k in ("events", "time_gaps")}
+        indices, scores = reference(exported.eager_scorer())(case["items"], 10, None, **context)
+        expected_ids = [exported.datamodule.log.item_vocab.decode(row) for row in indices.tolist()]
+        for fmt in ("scorer.pt", "scorer.pt2"):
+            result = served[str(exported.path)][fmt]
+            assert result["indices"] == indices.tolist(), (name, fmt)
+            assert torch.allclose(torch.tensor(result["scores"]), scores, atol=1e-5, rtol=0), (name, fmt)
+            assert result["item_ids"] == expected_ids, (name, fmt)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from xsell.data.datamodule import SequenceDataModule
+from xsell.data.synthetic import synthetic_shop
+from xsell.evaluation.protocol import evaluate_scorer
+from xsell.models import MeanPool, SASRec, TwoTower
+from xsell.retrieval import Retriever, TwoStageScorer, build_item_index
+
+
+@pytest.fixture(scope="module")
+def setup():
+    datamodule = SequenceDataModule(synthetic_shop(3000, seed=0), max_len=10, eval_batch_size=64,
+                                    item_features=["category", "brand", "price_bucket", "title_tokens"])
+    datamodule.setup()
+    features = torch.from_numpy(datamodule.item_features.ids)
+    torch.manual_seed(0)
+    two_tower = TwoTower(datamodule.num_items, dim=16, max_len=10, query=MeanPool, feature_ids=features,
+                         feature_specs=datamodule.item_features.specs).eval()
+    ranker = SASRec(datamodule.num_items, dim=16, layers=1, heads=1, max_len=10).eval()
+    retriever = Retriever(two_tower, build_item_index(two_tower, datamodule.log.item_vocab), datamodule.log.item_vocab,
+                          max_len=10)
+    return datamodule, two_tower, ranker, retriever
+
+
+def test_retrieve_returns_ids_and_scores_never_padding_or_seen(setup):
+    datamodule, two_tower, _, retriever = setup
+    vocab = datamodule.log.item_vocab
+    histories = [vocab.ids[:3], [vocab.ids[5]], [], ["never-seen-item", vocab.ids[7]]]
+    found = retriever.retrieve(histories, k=8)
+    assert found.keys.shape == (4, 8) and (found.keys >= 2).all()
+    for history, ids in zip(histories, found.item_ids, strict=True):
+        assert len(ids) == 8 and not set(history) & set(ids)
+    assert (np.diff(found.scores, axis=1) <= 1e-6).all()
+    # the scores are the model's own inner products
+    batch = retriever.batch(histories)
+    with torch.no_grad():
+        expected = two_tower.encode_sequence(batch.items, batch.events, batch.time_gaps) @ two_tower.item_embeddings().T
+    np.testing.assert_allclose(found.scores, expected.gather(1, torch.from_numpy(found.keys)).numpy(), atol=1e-5)
+    kept = retriever.retrieve(histories[:1], k=vocab.num_known, exclude_seen=False)
+    assert set(histories[0]) <= set(kept.item_ids[0])
+
+
+def test_two_stage_with_the_whole_catalog_as_candidates_is_the_ranker(setup):
+    datamodule, _, ranker, retriever = setup
+    everything = TwoStageScorer(retriever, ranker, candidates=datamodule.log.item_vocab.num_known)
+    expected = evaluate_scorer(ranker.score, datamodule.val_dataloader(), ks=(1, 10, 50))
+    assert evaluate_scorer(everything, datamodule.val_dataloader(), ks=(1, 10, 50)) == pytest.approx(expected)
+
+
+def test_two_stage_recall_is_bounded_by_the_candidates(setup):
+    datamodule, two_tower, ranker, retriever = setup
+    first_stage = evaluate_scorer(two_tower.score, datamodule.val_dataloader(), ks=(20,))
+    retrieved = evaluate_scorer(TwoStageScorer(retriever, None, candidates=20), datamodule.val_dataloader(), ks=(20,))
+    assert retrieved["recall@20"] == pytest.approx(first_stage["recall@20"])  # exact index = full scoring
+    reranked = evaluate_scorer(TwoStageScorer(retriever, ranker, candidates=20), datamodule.val_dataloader(),
+                               ks=(20, 50))
+    assert reranked["recall@50"] == pytest.approx(first_stage["recall@20"])  # reordering keeps the same 20
+    batch = next(iter(datamodule.val_dataloader()))
+    scores = TwoStageScorer(retriever, ranker, candidates=20)(batch)
+    assert (torch.isfinite(scores).sum(1) == 20).all()

@@ -1,0 +1,186 @@
+"""The serving bundle on disk: write it atomically with a parity self-check, load it only after verifying.
+
+Layout::
+
+    bundle/
+      scorer.pt       TorchScript TopKScorer (Triton's PyTorch backend, torch.jit.load)
+      scorer.pt2      the same scorer as a torch.export ExportedProgram (torch.export.load)
+      items.parquet   index -> original item_id, training count and the item features
+      manifest.json   model, config, data fingerprint, metrics, versions, parity, SHA-256 of every file
+      README.md       the model card
+
+A later two-tower bundle adds ``index.faiss`` to the same layout (and to the manifest's ``files``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+from torch import Tensor, nn
+
+from xsell.atomic import atomic_directory, write_json_atomic, write_text_atomic
+from xsell.data.schema import FIRST_INDEX, ITEM, PAD_INDEX, UNKNOWN_INDEX
+from xsell.data.vocabulary import Vocabulary
+from xsell.errors import BundleError
+from xsell.export import manifest as mf
+from xsell.export.card import render_card
+from xsell.export.parity import check_parity, eager_topk, random_histories
+from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, to_exported_program, to_torchscript
+from xsell.export.scorer import TopKScorer
+
+PARITY_K = 10
+
+
+def parity_batches(scorer: TopKScorer, seed: int = 0) -> list[dict[str, Tensor]]:
+    """Random histories (see :func:`~xsell.export.parity.random_histories`) at batch sizes and lengths unlike
+    the export example's (3, 7): one full-length row, 5 rows longer than ``max_len``, 4 short rows."""
+    context = {name: size for name, size in (("events", scorer.num_event_types),
+                                              ("time_gaps", scorer.num_time_gap_buckets)) if size > 0}
+    return random_histories(scorer.num_items, [(1, scorer.max_len), (5, scorer.max_len + 4), (4, 2)],
+                            context=context, seed=seed)
+
+
+def reference(scorer: TopKScorer):
+    """The eager model's own top-k with the scorer's rules (see :func:`~xsell.export.parity.eager_topk`)."""
+    def topk(items: Tensor, k: int, exclude: Tensor | None = None, **context: Tensor):
+        return eager_topk(scorer.model, scorer.prior, items, k, exclude, **context,
+                          exclude_history=scorer.exclude_history)
+    return topk
+
+
+def write_bundle(
+    path: str | Path,
+    scorer: TopKScorer,
+    items: pl.DataFrame,
+    manifest: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    atol: float = 1e-5,
+) -> Path:
+    """Compile ``scorer`` to TorchScript and torch.export, check both (reloaded from disk) against the
+    eager model, and write the bundle to ``path`` atomically.
+
+    ``manifest`` holds the descriptive entries (model, config, data, metrics); format, versions, scorer
+    inputs, parity and checksums are added here. Raises ``BundleError`` when a compiled scorer does not
+    reproduce the eager top-10 within ``atol``; ``FileExistsError`` when ``path`` exists and not ``overwrite``.
+    """
+    path = Path(path)
+    scorer = scorer.eval()
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        torch.jit.save(to_torchscript(scorer), str(tmp / mf.SCRIPTED))
+        torch.export.save(to_exported_program(scorer), tmp / mf.EXPORTED)
+        items.write_parquet(tmp / mf.ITEMS)
+        parity = check_parity({"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp)},
+                              reference(scorer), parity_batches(scorer), PARITY_K)
+        failed = {name: result for name, result in parity.items() if not result.ok(atol)}
+        if failed:
+            raise BundleError(f"export parity check failed for {path}: {failed}")
+        full = {
+            "format": mf.FORMAT,
+            "format_version": mf.FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **manifest,
+            "versions": mf.versions(),
+            "scorer": {
+                "inputs": ["items", "k", "exclude", *_context_inputs(scorer)],
+                "outputs": ["indices", "scores"],
+                "context_inputs": _context_inputs(scorer),
+                "pad_index": PAD_INDEX,
+                "unknown_index": UNKNOWN_INDEX,
+                "num_items": scorer.num_items,
+                "max_len": scorer.max_len,
+                "exclude_history": scorer.exclude_history,
+                "export_example_shape": list(EXPORT_EXAMPLE_SHAPE),
+            },
+            "parity": {name: result.to_dict() for name, result in parity.items()},
+        }
+        write_text_atomic(tmp / mf.CARD, render_card(full))
+        full["files"] = mf.file_entries(tmp)
+        write_json_atomic(tmp / mf.MANIFEST, full)
+    return path
+
+
+def _context_inputs(scorer: TopKScorer) -> list[str]:
+    return [name for name, used in (("events", scorer.uses_events), ("time_gaps", scorer.uses_time_gaps)) if used]
+
+
+def _load_scripted(folder: Path) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated")
+        return torch.jit.load(str(folder / mf.SCRIPTED), map_location="cpu")
+
+
+def _load_exported(folder: Path) -> nn.Module:
+    return torch.export.load(folder / mf.EXPORTED).module()
+
+
+@dataclass
+class Bundle:
+    """A verified bundle: the manifest, the TorchScript scorer and the item table.
+
+    ``recommend`` maps original item ids to indices (unseen ids -> unknown), scores them and maps the top
+    items back to original ids.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    scorer: torch.jit.ScriptModule
+    items: pl.DataFrame
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Original item ids in index order (padding and unknown reserved)."""
+        ids = self.items.sort("index").get_column(ITEM).to_list()[FIRST_INDEX:]
+        return Vocabulary(ids, name=ITEM)
+
+    def program(self) -> nn.Module:
+        """The torch.export program (``scorer.pt2``) as a callable module."""
+        return _load_exported(self.path)
+
+    def encode(self, histories: Sequence[Sequence[str]]) -> Tensor:
+        """Original-id histories (oldest first) -> ``[B, L]`` int64 indices, left-padded."""
+        vocabulary = self.vocabulary
+        length = max((len(h) for h in histories), default=0) or 1
+        rows = [[PAD_INDEX] * (length - len(h)) + [vocabulary.index(i) for i in h] for h in histories]
+        return torch.tensor(rows, dtype=torch.long)
+
+    def recommend(
+        self, histories: Sequence[Sequence[str]], k: int = 10, **context: Tensor
+    ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` ``(item_id, score)`` per history of original ids, with the TorchScript scorer.
+
+        ``context``: ``events`` / ``time_gaps`` ``[B, L]`` aligned with :meth:`encode`'s output when the
+        model reads them (default: the unknown event type / first-event bucket at every history item).
+        """
+        items = self.encode(histories)  # [B, L]
+        for name in self.manifest["scorer"]["context_inputs"]:
+            context.setdefault(name, torch.where(items > PAD_INDEX, UNKNOWN_INDEX, PAD_INDEX))
+        with torch.no_grad():
+            indices, scores = self.scorer(items, k, None, **context)
+        decoded = self.vocabulary.decode
+        return [[(item, float(s)) for item, s in zip(decoded(row), score_row, strict=True) if item is not None]
+                for row, score_row in zip(indices.tolist(), scores.tolist(), strict=True)]
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Verify a bundle (format, versions, every file's SHA-256) and load its TorchScript scorer and items.
+
+    Raises ``BundleError`` naming the file when the bundle is missing, partial, tampered with or written by
+    an unsupported version.
+    """
+    path = Path(path)
+    manifest = mf.verify(path)
+    try:
+        scorer = _load_scripted(path)
+        items = pl.read_parquet(path / mf.ITEMS)
+    except Exception as exc:  # noqa: BLE001 - checksums matched, so the writer produced a bad file
+        raise BundleError(f"cannot load bundle {path}: {exc}") from exc
+    return Bundle(path=path, manifest=manifest, scorer=scorer, items=items)

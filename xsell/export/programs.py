@@ -1,0 +1,57 @@
+"""A :class:`~xsell.export.scorer.TopKScorer` compiled for serving: TorchScript and a ``torch.export`` program.
+
+Both take the scorer's arguments. The exported program has a dynamic batch size, history length and ``k``
+(``torch.export.Dim``); shapes are traced size-obliviously (``backed_size_oblivious``), so the example's
+sizes are not baked in and batch 1 / ``k = 1`` follow the general path (the parity tests cover both). It
+always takes an exclusion mask (pass an all-False ``[B, N]`` mask for none): an exported program fixes
+which optional inputs are present, and a mask is what serving usually needs.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.fx.experimental._config as fx_config
+from torch import Tensor
+from torch.export import Dim, ExportedProgram
+
+from xsell.export.scorer import TopKScorer
+
+# The batch and history length of the example traced for torch.export (the parity tests use others).
+EXPORT_EXAMPLE_SHAPE = (3, 7)
+
+
+def to_torchscript(scorer: TopKScorer) -> torch.jit.ScriptModule:
+    """``torch.jit.script`` of the scorer (its ``torch.jit`` deprecation warning silenced)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r".*TorchScript.*deprecated")
+        return torch.jit.script(scorer.eval())
+
+
+def example_inputs(scorer: TopKScorer, k: int = 10) -> tuple[tuple[Tensor, int, Tensor], dict[str, Tensor]]:
+    """The example the program is traced with: ``(items, k, exclude)`` (random known items, nothing
+    excluded) and, when the model reads them, ``events`` / ``time_gaps`` as keywords."""
+    batch, length = EXPORT_EXAMPLE_SHAPE
+    generator = torch.Generator().manual_seed(0)
+    items = torch.randint(2, scorer.num_items, (batch, length), generator=generator)  # [B, L]
+    exclude = torch.zeros(batch, scorer.num_items, dtype=torch.bool)  # [B, N]
+    context = {name: torch.full_like(items, 2) for name, used in
+               (("events", scorer.uses_events), ("time_gaps", scorer.uses_time_gaps)) if used}
+    return (items, k, exclude), context
+
+
+def to_exported_program(scorer: TopKScorer) -> ExportedProgram:
+    """``torch.export.export`` of the scorer with dynamic batch, history length and ``k``.
+
+    Call the loaded program as ``program.module()(items, k, exclude)``, adding ``events=`` /
+    ``time_gaps=`` when the model reads them.
+    """
+    args, kwargs = example_inputs(scorer)
+    batch, length = Dim("batch", min=1), Dim("history", min=1)
+    history = {0: batch, 1: length}
+    shapes = {"items": history, "k": Dim.DYNAMIC, "exclude": {0: batch, 1: Dim.STATIC}}
+    shapes.update({name: history for name in kwargs})
+    with torch.no_grad(), fx_config.patch(backed_size_oblivious=True):
+        return torch.export.export(scorer.eval(), args, kwargs=kwargs, dynamic_shapes=shapes, strict=False)

@@ -1,0 +1,128 @@
+"""From a training run to a serving bundle: the trained model, the data it was trained on, its config and
+metrics in; a verified bundle folder out (see :mod:`xsell.export.bundle`)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from xsell.data.datamodule import SequenceDataModule
+from xsell.data.schema import ITEM
+from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
+from xsell.evaluate import load_checkpoint_model
+from xsell.export.bundle import Bundle, load_bundle, write_bundle
+from xsell.export.manifest import data_fingerprint
+from xsell.export.scorer import TopKScorer
+
+
+def item_table(datamodule: SequenceDataModule) -> pl.DataFrame:
+    """``index`` -> original ``item_id`` (null at padding and unknown), ``train_count`` and every column
+    of the data's item table (category, brand, ...), one row per index in index order."""
+    vocab = datamodule.log.item_vocab
+    table = pl.DataFrame({
+        "index": np.arange(len(vocab), dtype=np.int64),
+        ITEM: [None, None, *vocab.ids],
+        "train_count": datamodule.log.training_item_counts().astype(np.int64),
+    }, schema={"index": pl.Int64, ITEM: pl.String, "train_count": pl.Int64})
+    features = datamodule.data.items if datamodule.data is not None else None
+    if features is None:
+        return table
+    features = features.with_columns(pl.col(ITEM).cast(pl.String)).unique(ITEM, keep="first", maintain_order=True)
+    return table.join(features, on=ITEM, how="left", maintain_order="left")
+
+
+def export_model(
+    model: torch.nn.Module,
+    datamodule: SequenceDataModule,
+    config: DictConfig,
+    out: str | Path,
+    *,
+    metrics: dict[str, Any] | None = None,
+    source: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the bundle of a trained model (copied to CPU; the caller's model is untouched).
+
+    Args:
+        model: the trained sequence model. datamodule: the data it was trained on (set up).
+        config: the run's training config (resolved into the manifest; ``inputs`` says which context
+            the model reads). metrics: the run's ``metrics.json`` content, if any.
+        source: the checkpoint the weights came from (recorded). overwrite: replace an existing ``out``.
+    """
+    resolved = OmegaConf.to_container(config, resolve=True)
+    inputs = resolved.get("inputs", {})
+    eager = copy.deepcopy(model).cpu().eval().requires_grad_(False)
+    scorer = TopKScorer(eager, datamodule.item_counts(),
+                        num_event_types=datamodule.num_event_types if inputs.get("event_types") else 0,
+                        num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.get("time_gaps") else 0)
+    summary = {k: v for k, v in datamodule.summary().items() if k != "columns"}
+    manifest = {
+        "model": {
+            "name": type(model).__name__,
+            "class": f"{type(model).__module__}.{type(model).__name__}",
+            "objective": getattr(model, "objective", "causal"),
+            "num_items": scorer.num_items,
+            "max_len": scorer.max_len,
+            "dim": int(scorer.catalog.shape[1]),
+            "num_parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "source_checkpoint": source,
+        "config": resolved,
+        "data": {**summary, "fingerprint": data_fingerprint(datamodule.log)},
+        "metrics": None if metrics is None else {part: metrics.get(part) for part in ("val", "test")},
+    }
+    return write_bundle(out, scorer, item_table(datamodule), manifest, overwrite=overwrite)
+
+
+def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    """Export a checkpoint of ``xsell.train``: the model and data are rebuilt from the run's
+    ``config.yaml``, metrics come from its ``metrics.json`` when present; ``out`` defaults to
+    ``<run>/bundle``. Raises ``CheckpointError`` naming the file for a missing or corrupted checkpoint."""
+    path = Path(ckpt)
+    run = path.parent.parent
+    config_path = run / "config.yaml"
+    config = OmegaConf.load(config_path) if config_path.is_file() else OmegaConf.create({"data": {}})
+    model, datamodule = load_checkpoint_model(path, config.data)  # checks the checkpoint and config.yaml
+    metrics_path = run / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    return export_model(model, datamodule, config, out or run / "bundle", metrics=metrics, source=str(path),
+                        overwrite=overwrite)
+
+
+def example_history(datamodule: SequenceDataModule, row: int = 0) -> list[str]:
+    """One test user's history as original item ids (oldest first)."""
+    items = datamodule.test_set.items[row]
+    return [i for i in datamodule.log.item_vocab.decode(items[items > 0].tolist()) if i is not None]
+
+
+def print_example(bundle: Bundle, history: list[str], k: int = 10, console: Console | None = None) -> list:
+    """Score one history with the bundle's scorer and print the top ``k`` original item ids."""
+    (top,) = bundle.recommend([history], k)
+    console = console or Console()
+    console.print(f"example history ({len(history)} items, most recent last): ... {' '.join(history[-8:])}")
+    table = Table(title=f"{bundle.manifest['model']['name']} bundle: top {k} next items")
+    table.add_column("rank", justify="right")
+    table.add_column("item_id")
+    table.add_column("score", justify="right")
+    for rank, (item, score) in enumerate(top, 1):
+        table.add_row(str(rank), item, f"{score:.4f}")
+    console.print(table)
+    console.print(f"bundle verified and loaded from {bundle.path}")
+    return top
+
+
+def export_and_show(model: torch.nn.Module, datamodule: SequenceDataModule, config: DictConfig,
+                    out: str | Path, **options: Any) -> Bundle:
+    """:func:`export_model`, then load the bundle back (verified) and print one example recommendation."""
+    bundle = load_bundle(export_model(model, datamodule, config, out, **options))
+    print_example(bundle, example_history(datamodule))
+    return bundle

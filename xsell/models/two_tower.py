@@ -1,0 +1,164 @@
+"""Two-tower retrieval (Yi et al., RecSys 2019; Covington et al., RecSys 2016): a query tower and an item
+tower meet in one inner product, so the whole catalog can be indexed once and searched by nearest neighbour
+(``xsell.retrieval``).
+
+1. **Query tower.** Any causal sequence encoder of ``xsell.models`` (SASRec, GRU4Rec, MeanPool) reads the
+   history with its own input embeddings (item ids + features, plus event types and time gaps when the
+   data has them: the context that the batches carry; user attributes and session context such as
+   segment, device or time of day are not in ``SequenceBatch`` yet, so they are not used); a linear layer
+   projects the encoder's output to ``D``.
+2. **Item tower.** An item is its id embedding plus its content features (category, brand, price bucket,
+   title tokens: whatever ``feature_specs`` names), passed through a small MLP. The id table is separate
+   from the query tower's. With features, the id table starts at zero and is dropped for a random share of
+   items in training (``id_dropout``), so the MLP learns to place an item from its content alone: an item
+   with features but no interactions (an all-zero id row) still gets a useful vector.
+3. **Score.** Both towers are L2-normalised (``normalize``), so scores are cosines; the temperature lives in
+   the loss (``xsell.nn.losses.InBatchSoftmax``) and does not change rankings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from xsell.data.features import FeatureSpec
+from xsell.models.base import SequenceModel
+from xsell.models.mean_pool import MeanPool
+from xsell.nn.embeddings import ItemEmbedding
+
+
+class ItemTower(nn.Module):
+    """Id embedding + content feature embeddings -> MLP -> (unit) item vector.
+
+    Args:
+        num_items: item vocabulary size (0 padding, 1 unknown). dim: output size ``D``.
+        feature_ids / feature_specs: the items' content features (see ``ItemEmbedding``); none: id-only.
+        hidden: MLP hidden size (default ``2 * dim``). dropout: MLP dropout.
+        id_dropout: share of items whose id vector is left out in a training pass (only with features).
+        normalize: L2-normalise the output.
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        dim: int,
+        feature_ids: Tensor | None = None,
+        feature_specs: Sequence[FeatureSpec] = (),
+        hidden: int | None = None,
+        dropout: float = 0.0,
+        id_dropout: float = 0.1,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        self.embedding = ItemEmbedding(num_items, dim, feature_ids, feature_specs)
+        self.has_features = len(feature_specs) > 0
+        if self.has_features:  # ids are a residual on top of content; an untrained id adds nothing
+            nn.init.zeros_(self.embedding.ids.weight)
+        hidden = hidden or 2 * dim
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+        self.id_dropout = id_dropout if self.has_features else 0.0
+        self.normalize = normalize
+
+    def forward(self, items: Tensor) -> Tensor:
+        """``[...]`` item indices -> ``[..., D]`` item vectors (padding gives a zero vector)."""
+        ids = self.embedding.ids(items)  # [..., D]
+        if self.training and self.id_dropout > 0:
+            keep = torch.rand(items.shape, device=items.device) >= self.id_dropout
+            ids = ids * keep.unsqueeze(-1).to(ids.dtype)
+        x = ids
+        if self.has_features:
+            x = x + self.embedding.content(self.embedding.feature_ids[items])
+        return self._output(x, items != 0)
+
+    @torch.jit.export
+    def from_features(self, feature_ids: Tensor) -> Tensor:
+        """``[n, F]`` feature ids of items the vocabulary does not know -> ``[n, D]`` (content only)."""
+        x = self.embedding.content(feature_ids)  # [n, D]
+        return self._output(x, (feature_ids > 0).any(-1))
+
+    def _output(self, x: Tensor, real: Tensor) -> Tensor:
+        out = self.mlp(x)
+        if self.normalize:
+            out = F.normalize(out, dim=-1)
+        return out * real.unsqueeze(-1).to(out.dtype)  # padding stays a zero vector
+
+    def catalog(self) -> Tensor:
+        """``[num_items, D]`` vectors of every vocabulary index."""
+        return self.forward(torch.arange(self.embedding.num_items, device=self.embedding.ids.weight.device))
+
+
+class TwoTower(SequenceModel):
+    """Query tower (a sequence encoder + projection) and item tower (ids + content -> MLP).
+
+    Args:
+        num_items: item vocabulary size. dim: shared output size ``D``. max_len: longest history read.
+        query: builds the query encoder; called like a model class with the data sizes below
+            (a Hydra partial of ``SASRec`` / ``GRU4Rec`` / ``MeanPool``; default ``MeanPool``).
+        num_event_types / num_time_gap_buckets: > 0 to give the query tower event-type / time-gap context.
+        feature_ids / feature_specs: item content features, used by the item tower and, with
+            ``query_features``, by the query tower's input embeddings as well.
+        item_hidden / item_dropout / id_dropout / normalize: see :class:`ItemTower`.
+
+    Example::
+
+        model = TwoTower(num_items=1000, dim=64, max_len=50, feature_ids=ids, feature_specs=specs)
+        user = model.encode_sequence(items, events, gaps)  # [B, 64], unit norm
+        scores = user @ model.item_embeddings().T           # [B, 1000], cosines
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        dim: int = 64,
+        max_len: int = 50,
+        query: Callable[..., SequenceModel] | None = None,
+        num_event_types: int = 0,
+        num_time_gap_buckets: int = 0,
+        feature_ids: Tensor | None = None,
+        feature_specs: Sequence[FeatureSpec] = (),
+        query_features: bool = True,
+        item_hidden: int | None = None,
+        item_dropout: float = 0.0,
+        id_dropout: float = 0.1,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.normalize = normalize
+        self.query = (query or MeanPool)(
+            num_items=num_items, dim=dim, max_len=max_len, num_event_types=num_event_types,
+            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids if query_features else None,
+            feature_specs=feature_specs if query_features else (),
+        )
+        if getattr(self.query, "objective", "causal") != "causal":
+            raise ValueError(f"the query tower must be a causal encoder, got {type(self.query).__name__} "
+                             f"(objective {self.query.objective!r})")
+        self.project = nn.Linear(dim, dim)
+        self.items = ItemTower(num_items, dim, feature_ids, feature_specs, item_hidden, item_dropout, id_dropout,
+                               normalize)
+
+    def _query_output(self, x: Tensor) -> Tensor:
+        x = self.project(x)
+        return F.normalize(x, dim=-1) if self.normalize else x
+
+    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """``[B, L]`` -> ``[B, L, D]`` query vectors after every position (training)."""
+        return self._query_output(self.query.sequence_output(items, events, time_gaps))
+
+    @torch.jit.export
+    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """``[B, L]`` history -> ``[B, D]`` query vector (the encoder's own fast path)."""
+        return self._query_output(self.query.encode_sequence(items, events, time_gaps))
+
+    @torch.jit.export
+    def item_embeddings(self) -> Tensor:
+        """``[N, D]`` item-tower vectors of the whole vocabulary (what the FAISS index holds)."""
+        return self.items.catalog()
+
+    @torch.jit.export
+    def embed_new_items(self, feature_ids: Tensor) -> Tensor:
+        """``[n, F]`` feature ids -> ``[n, D]`` vectors of items outside the vocabulary (cold start)."""
+        return self.items.from_features(feature_ids)
