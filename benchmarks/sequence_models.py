@@ -45,7 +45,7 @@ def run_experiment(name: str, experiment: str, overrides: list[str], sampled: in
     """Train one configuration in a fresh process and return its metrics.json plus the command."""
     run_dir = RUNS / name
     command = [sys.executable, "-m", "xsell.train", f"experiment={experiment}", f"hydra.run.dir={run_dir}",
-               "callbacks.progress_bar=null", *overrides]
+               "callbacks.progress_bar=null", "export=false", *overrides]
     if sampled:
         command.append(f"module.sampled_negatives={sampled}")
     if threads:

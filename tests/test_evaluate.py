@@ -25,7 +25,7 @@ def config(name: str, output_dir: Path, *overrides: str) -> DictConfig:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("train")
-    metrics = train(config("train", out, *DATA, "trainer.max_epochs=2", "model.dim=16", "logger=csv",
+    metrics = train(config("train", out, *DATA, "trainer.max_epochs=2", "model.dim=16", "logger=csv", "export=false",
                            "trainer.accelerator=cpu", "callbacks.progress_bar=null"))
     return out, metrics
 

@@ -20,7 +20,7 @@ from xsell.train import build_datamodule, train
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 SHRINK = ["data.source.n_events=3000", "trainer.max_epochs=1", "model.dim=16", "++trainer.limit_train_batches=2",
-          "logger=csv", "trainer.accelerator=cpu"]
+          "logger=csv", "trainer.accelerator=cpu", "export=false"]  # export has its own tests (tests/export)
 REPORTED = ("ndcg@10", "recall@10", "mrr@10", "ndcg@20", "recall@20", "mrr@20")
 
 
