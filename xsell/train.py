@@ -90,7 +90,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("baseline"):
         popularity = MostPopular().fit(datamodule.log)
         evaluation = dict(ks=tuple(cfg.module.ks), exclude_seen=cfg.module.exclude_seen,
-                          sampled_negatives=cfg.module.sampled_negatives, seed=cfg.seed)
+                          sampled_negatives=cfg.module.sampled_negatives,
+                          sampled_proposal=cfg.module.get("sampled_proposal", "uniform"),
+                          item_counts=datamodule.item_counts(), seed=cfg.seed)
         metrics["baselines"] = {"popularity": {
             "val": evaluate_scorer(popularity.score, datamodule.val_dataloader(), **evaluation),
             "test": evaluate_scorer(popularity.score, datamodule.test_dataloader(), **evaluation),
@@ -117,7 +119,8 @@ def print_report(metrics: dict[str, Any], output_dir: Path) -> None:
     if baseline:
         table.add_column("popularity", justify="right")
         table.add_column("lift", justify="right")
-    for name in ("ndcg@10", "recall@10", "mrr@10", "ndcg@20", "recall@20", "sampled_hit@10", "sampled_ndcg@10"):
+    for name in ("ndcg@10", "recall@10", "mrr@10", "ndcg@20", "recall@20", "sampled_hit@10", "sampled_ndcg@10",
+                 "sampled_pop_hit@10", "sampled_pop_ndcg@10"):
         if name not in metrics["test"]:
             continue
         value = metrics["test"][name]

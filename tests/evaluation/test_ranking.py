@@ -108,13 +108,13 @@ def test_nan_score_is_a_miss():
 
 @pytest.mark.parametrize("num_items", [12, 5000])  # 12: the random stream suffices; 5000: it runs short (fallback)
 def test_sampled_negatives_are_uniform_distinct_and_allowed(num_items):
-    from xsell.evaluation.ranking import _uniform_subsets
+    from xsell.evaluation.ranking import _random_subsets
 
     rows, size = 20000, 4
     allowed = torch.zeros(rows, num_items, dtype=torch.bool)
     allowed[:, 2:10] = True  # 8 allowed items per row ...
     allowed[: rows // 2, 6] = False  # ... 7 in the first half
-    subsets = _uniform_subsets(allowed, size, torch.Generator().manual_seed(0))
+    subsets = _random_subsets(allowed, size, torch.Generator().manual_seed(0))
     assert allowed.gather(1, subsets).all()
     assert (subsets.sort(1).values.diff(dim=1) > 0).all()  # no repeats within a row
     for half, allowed_items in ((subsets[: rows // 2], 7), (subsets[rows // 2:], 8)):
@@ -122,3 +122,39 @@ def test_sampled_negatives_are_uniform_distinct_and_allowed(num_items):
         share = share[share > 0].double() / (rows // 2)
         assert len(share) == allowed_items
         assert torch.allclose(share, torch.full_like(share, size / allowed_items), atol=0.02)
+
+
+@pytest.mark.parametrize("num_items", [8, 5000])  # 8: the weighted stream suffices; 5000: fallback (Gumbel keys)
+def test_popularity_negatives_follow_the_weights(num_items):
+    from xsell.evaluation.ranking import _random_subsets
+
+    rows = 30000
+    weights = torch.zeros(num_items)
+    weights[2:6] = torch.tensor([1.0, 2.0, 3.0, 0.0])  # item 5 has no training events: never drawn
+    weights[6:] = 1.0  # not allowed: on the large catalog the stream rarely hits an allowed item
+    allowed = torch.zeros(rows, num_items, dtype=torch.bool)
+    allowed[:, 2:6] = True
+    allowed &= (weights > 0).unsqueeze(0)
+    one = _random_subsets(allowed, 1, torch.Generator().manual_seed(0), weights)
+    share = torch.bincount(one.flatten(), minlength=num_items)[2:6].double() / rows
+    assert torch.allclose(share, torch.tensor([1 / 6, 2 / 6, 3 / 6, 0.0], dtype=torch.float64), atol=0.01)
+    # two without replacement: item 2 (weight 1) is in the pair with probability
+    # 1/6 + (2/6)(1/4) + (3/6)(1/3) = 0.4167 (successive sampling)
+    two = _random_subsets(allowed, 2, torch.Generator().manual_seed(1), weights)
+    assert (two[:, 0] != two[:, 1]).all()
+    assert (two == 2).any(1).double().mean().item() == pytest.approx(1 / 6 + 2 / 24 + 3 / 18, abs=0.01)
+
+
+def test_popularity_sampled_metrics_are_named_and_need_counts():
+    scores, targets, seen = sampled_case()
+    batch = SequenceBatch(items=seen, events=seen, time_gaps=seen, target=targets, exclude=seen)
+    counts = torch.ones(scores.shape[1])
+    evaluation = RankingEvaluation(ks=(10,), sampled_negatives=100, sampled_proposal="popularity",
+                                   item_counts=counts)
+    evaluation.update(scores, batch)
+    metrics = evaluation.compute()
+    assert {"sampled_pop_recall@10", "sampled_pop_ndcg@10"} <= set(metrics) and "sampled_recall@10" not in metrics
+    with pytest.raises(ValueError, match="need item_counts"):
+        RankingEvaluation(sampled_negatives=100, sampled_proposal="popularity")
+    with pytest.raises(ValueError, match="'uniform' or 'popularity'"):
+        RankingEvaluation(sampled_negatives=100, sampled_proposal="zipf")

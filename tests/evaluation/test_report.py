@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from xsell.baselines.popularity import MostPopular
+from xsell.errors import SchemaError
 from xsell.evaluation.protocol import evaluate_scorer
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate, plot_reports, report_frame
 
@@ -46,7 +47,8 @@ def test_report_contents(reports):
     assert 0.0 <= m["coverage@10"] <= 1.0 and m["novelty@10"] > 0
     assert m["lift_mrr@10"] == pytest.approx(0.75 / model.baseline_metrics["mrr@10"])
     assert model.baseline_metrics["recall@1"] == 0.0 and m["lift_recall@1"] == math.inf
-    assert set(model.segments) == {"history_length", "last_event", "target_event", "group"}
+    assert set(model.segments) == {"history_length", "last_event", "target_event", "group", "device"}
+    assert model.segments["device"].get_column("count").to_list() == [3, 1]
     assert model.comparison.get_column("metric").to_list()[:3] == ["ndcg@1", "recall@1", "mrr@1"]
     assert {"history_bucket", "group"} <= set(model.table.columns)
 
@@ -92,6 +94,14 @@ def test_comparison_table_has_one_row_per_report(reports):
     lines = text.splitlines()
     assert lines[0] == "| report | ndcg@1 | recall@1 | ndcg@3 | recall@3 | ndcg@10 | recall@10 |"
     assert lines[2].startswith("| oracle | 0.7500 | 0.7500 |") and lines[3].startswith("| popularity |")
+
+
+def test_context_columns_are_chosen_or_checked(reports):
+    dm, popularity, _, _ = reports
+    chosen = evaluate(popularity.score, dm, ks=(10,), context_columns=[], n_resamples=5)
+    assert "device" not in chosen.segments
+    with pytest.raises(SchemaError, match="context columns \\['shop'\\] are not in the event log"):
+        evaluate(popularity.score, dm, ks=(10,), context_columns=["shop"], n_resamples=5)
 
 
 def test_bad_arguments(reports):

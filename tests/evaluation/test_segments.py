@@ -3,6 +3,7 @@ import pytest
 
 from xsell.evaluation.report import target_batches
 from xsell.evaluation.segments import (
+    by_context_column,
     by_history_length,
     by_last_event,
     by_target_event,
@@ -53,6 +54,12 @@ def test_by_user_column_maps_ids_through_the_vocabulary(setup):
     assert summary(frame) == [("x", 2, 0.5, 0.5, 0.5), ("y", 1, 1.0, 1.0, 1.0), (None, 1, 1.0, 1.0, 1.0)]  # d: no row
     with pytest.raises(ValueError, match="duplicate user indices"):
         by_user_column(table, pl.concat([users, users]), "group")
+
+
+def test_by_context_column_of_the_target_event(setup):
+    dm, table = setup
+    frame = by_context_column(table, dm.split.events, "device")
+    assert summary(frame) == [("desktop", 3, 1.0, 1.0, 1.0), ("mobile", 1, 0.0, 0.0, 0.0)]  # a's target: unknown
 
 
 def test_segment_means_weighted_by_count_give_the_overall_mean(setup):

@@ -9,6 +9,9 @@ c     i0 .. i5 (views)                                        i5           5    
 d     i0..i6, i0, i1, i2 (views), i7 cart, i6 purchase         i6           11       cart        (missing)
 e     i0 view, i1 view (too short: training only)             -            -        -           x
 
+Each event's device is ``mobile`` at even positions, ``desktop`` at odd ones: the test targets of a (position
+2) is on mobile, those of b (3), c (5) and d (11) on desktop.
+
 i9 never occurs in training (it is a's test target only), so a's target is unknown and always misses.
 """
 
@@ -28,7 +31,8 @@ _HISTORIES = {
     "e": [("i0", "view"), ("i1", "view")],
 }
 EVENTS = pl.DataFrame(
-    [{"user_id": user, "item_id": item, "timestamp": 10 * t, "event": event}
+    [{"user_id": user, "item_id": item, "timestamp": 10 * t, "event": event,
+      "device": "mobile" if t % 2 == 0 else "desktop"}
      for user, history in _HISTORIES.items() for t, (item, event) in enumerate(history)]
 )
 ITEMS = pl.DataFrame({"item_id": [f"i{i}" for i in range(10)], "category": list("aabbccddee")})

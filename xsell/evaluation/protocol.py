@@ -17,7 +17,10 @@ class RankingEvaluation:
 
     Args:
         ks: metric cut-offs. exclude_seen: drop each user's history from the ranking (never the target).
-        sampled_negatives: also rank against this many uniform unseen negatives (reported as ``sampled_*``).
+        sampled_negatives: also rank against this many unseen negatives, reported as ``sampled_*`` when
+            drawn uniformly and ``sampled_pop_*`` when drawn by popularity.
+        sampled_proposal: ``uniform`` (the SASRec paper's protocol) or ``popularity`` (proportional to
+            ``item_counts``, the training events per item index, without replacement).
         seed: seeds the negative sampler, so sampled numbers are reproducible.
     """
 
@@ -27,13 +30,20 @@ class RankingEvaluation:
         *,
         exclude_seen: bool = False,
         sampled_negatives: int | None = None,
+        sampled_proposal: str = "uniform",
+        item_counts: Tensor | None = None,
         seed: int = 0,
     ) -> None:
+        if sampled_proposal not in ("uniform", "popularity"):
+            raise ValueError(f"sampled_proposal must be 'uniform' or 'popularity', got {sampled_proposal!r}")
+        if sampled_negatives and sampled_proposal == "popularity" and item_counts is None:
+            raise ValueError("popularity-sampled negatives need item_counts (training events per item index)")
         self.exclude_seen = exclude_seen
         self.sampled_negatives = sampled_negatives
+        self.weights = item_counts.detach().cpu() if sampled_proposal == "popularity" else None
         self.seed = seed
         self.full = RankingAccumulator(ks)
-        self.sampled = RankingAccumulator(ks, prefix="sampled_")
+        self.sampled = RankingAccumulator(ks, prefix="sampled_pop_" if self.weights is not None else "sampled_")
         self.reset()
 
     def reset(self) -> None:
@@ -46,7 +56,7 @@ class RankingEvaluation:
         self.full.update(target_ranks(scores, batch.target, batch.exclude if self.exclude_seen else None))
         if self.sampled_negatives:
             ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
-                                         self.sampled_negatives, self.generator)
+                                         self.sampled_negatives, self.generator, self.weights)
             self.sampled.update(ranks)
 
     def compute(self) -> dict[str, float]:

@@ -53,11 +53,14 @@ def sampled_target_ranks(
     seen: Tensor,
     num_negatives: int = 100,
     generator: torch.Generator | None = None,
+    weights: Tensor | None = None,
 ) -> Tensor:
-    """Rank of the target among ``num_negatives`` items drawn uniformly from items the user never saw.
+    """Rank of the target among ``num_negatives`` items drawn from items the user never saw.
 
-    The protocol of the SASRec paper (target ranked among 101); results are only comparable with other
-    sampled numbers and must be reported as ``sampled_*``.
+    Uniformly by default: the protocol of the SASRec paper (target ranked among 101). With ``weights``
+    (``[N]``, e.g. training item counts) items are drawn without replacement with probability proportional
+    to their weight (popularity-sampled negatives; items of weight 0 are never drawn). Results are only
+    comparable with other sampled numbers of the same kind and must be reported as ``sampled_*``.
     """
     batch, num_items = scores.shape
     if num_items - FIRST_INDEX < num_negatives:
@@ -67,27 +70,38 @@ def sampled_target_ranks(
     allowed[:, :FIRST_INDEX] = False
     allowed.scatter_(1, seen, False)
     allowed.scatter_(1, targets.unsqueeze(1), False)
+    if weights is not None:
+        allowed &= (weights > 0).unsqueeze(0)
     if num_items - FIRST_INDEX - seen.shape[1] - 1 < num_negatives:  # some user may have seen almost all
         short = allowed.sum(1) < num_negatives  # those draw from all other items
         if short.any():
             allowed[short, FIRST_INDEX:] = True
             allowed[short] = allowed[short].scatter(1, targets[short].unsqueeze(1), False)
-    negatives = _uniform_subsets(allowed, num_negatives, generator)  # [B, K]
+    negatives = _random_subsets(allowed, num_negatives, generator, weights)  # [B, K]
     target_score = scores.gather(1, targets.unsqueeze(1))  # [B, 1]
     ranks = 1 + (scores.gather(1, negatives) >= target_score).sum(1)
     return torch.where(_misses(targets, target_score), MISS, ranks)
 
 
-def _uniform_subsets(allowed: Tensor, size: int, generator: torch.Generator | None) -> Tensor:
-    """``[B, size]`` indices drawn uniformly without replacement among each row's allowed columns.
+def _random_subsets(allowed: Tensor, size: int, generator: torch.Generator | None,
+                    weights: Tensor | None = None) -> Tensor:
+    """``[B, size]`` indices drawn without replacement among each row's allowed columns, uniformly or, with
+    ``weights`` ``[N]``, by successive sampling proportional to them.
 
-    The first ``size`` distinct allowed values of an i.i.d. uniform stream form a uniform random subset, so
-    a short stream of random integers is enough when most items are allowed (cheap on large catalogs);
-    rows whose stream runs short fall back to the allowed items with the largest random keys.
+    The first ``size`` distinct allowed values of an i.i.d. stream (uniform, or weighted) are exactly such a
+    sample, so a short stream of random draws is enough when most items are allowed (cheap on large
+    catalogs). Rows whose stream runs short fall back to the allowed items with the largest random keys
+    (uniform keys, or Gumbel keys plus log-weights: the same distribution).
     """
     batch, num_items = allowed.shape
-    stream = torch.randint(FIRST_INDEX, num_items, (batch, 2 * size + 64), generator=generator,
-                           device=allowed.device)  # [B, M]
+    draws = 2 * size + 64
+    if weights is None:
+        stream = torch.randint(FIRST_INDEX, num_items, (batch, draws), generator=generator, device=allowed.device)
+    else:
+        probabilities = weights.to(device=allowed.device, dtype=torch.float64).clone()
+        probabilities[:FIRST_INDEX] = 0.0
+        stream = torch.multinomial(probabilities, batch * draws, replacement=True, generator=generator)
+        stream = stream.view(batch, draws)  # [B, M]
     valid = allowed.gather(1, stream) & _first_occurrences(stream)
     taken = valid & (valid.cumsum(1) <= size)
     complete = taken.sum(1) == size
@@ -95,8 +109,10 @@ def _uniform_subsets(allowed: Tensor, size: int, generator: torch.Generator | No
     out[complete] = stream[complete][taken[complete]].view(-1, size)
     if not complete.all():
         rest = allowed[~complete]
-        keys = torch.rand(rest.shape, generator=generator, device=allowed.device).masked_fill_(~rest, -1.0)
-        out[~complete] = keys.topk(size, dim=1).indices
+        keys = torch.rand(rest.shape, generator=generator, device=allowed.device, dtype=torch.float64)
+        if weights is not None:  # Gumbel-top-k: log w - log(-log u)
+            keys = weights.to(keys).log().unsqueeze(0) - (-keys.clamp(min=1e-300).log()).log()
+        out[~complete] = keys.masked_fill_(~rest, -float("inf")).topk(size, dim=1).indices
     return out
 
 

@@ -26,7 +26,8 @@ import polars as pl
 from torch import Tensor
 
 from xsell.data.batch import SequenceBatch
-from xsell.data.schema import USER
+from xsell.data.schema import EVENT, ITEM, SESSION, USER
+from xsell.errors import SchemaError
 from xsell.evaluation import beyond_accuracy as ba
 from xsell.evaluation import segments as seg
 from xsell.evaluation.statistics import bootstrap_ci, compare_runs
@@ -142,6 +143,7 @@ def evaluate(
     name: str = "model",
     segment_k: int | None = None,
     user_columns: Sequence[str] | None = None,
+    context_columns: Sequence[str] | None = None,
     category_column: str = "category",
     n_resamples: int = 1000,
     seed: int = 0,
@@ -160,6 +162,8 @@ def evaluate(
         segment_k: cut-off of the segment tables (default 10 if in ``ks``, else ``max(ks)``).
         user_columns: user-table columns to segment by; default every string / categorical / boolean column
             with at most 50 values.
+        context_columns: columns of the target event to segment by (device, time of day); default every
+            such column of the event log other than the ids, the event type and the session.
         category_column: item-table column for diversity, complement rate and category lift (NaN when the
             data set has no such column).
         n_resamples / seed: bootstrap options.
@@ -197,6 +201,10 @@ def evaluate(
     metrics.update(_beyond_accuracy(table, datamodule, ks, category_column))
     users = _user_table(datamodule, user_columns)
     segments = _segments(table, datamodule, users, segment_k, n_resamples, seed)
+    events = datamodule.split.events if datamodule.split is not None else None
+    for column in _context_columns(events, context_columns):
+        segments[column] = seg.by_context_column(table, events, column, k=segment_k, n_resamples=n_resamples,
+                                                 seed=seed)
     if users is not None:
         table = table.join(users, on="user", how="left", maintain_order="left")
     table = table.with_columns(seg.history_bucket().alias("history_bucket"))
@@ -237,15 +245,32 @@ def _beyond_accuracy(table: pl.DataFrame, datamodule, ks: tuple[int, ...], categ
     return out
 
 
+def _segmentable(frame: pl.DataFrame, exclude: Sequence[str]) -> list[str]:
+    """String / categorical / boolean columns of ``frame`` with at most 50 values, except ``exclude``."""
+    kinds = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
+    return [c for c, dtype in frame.schema.items()
+            if c not in exclude and isinstance(dtype, kinds) and frame.get_column(c).n_unique() <= 50]
+
+
+def _context_columns(events: pl.DataFrame | None, columns: Sequence[str] | None) -> list[str]:
+    if events is None:
+        return []
+    if columns is not None:
+        missing = [c for c in columns if c not in events.columns]
+        if missing:
+            raise SchemaError(f"context columns {missing} are not in the event log (columns: {events.columns})",
+                              column=missing[0])
+        return list(columns)
+    return _segmentable(events, (USER, ITEM, EVENT, SESSION))
+
+
 def _user_table(datamodule, columns: Sequence[str] | None) -> pl.DataFrame | None:
     """The data set's user table keyed by user index, restricted to the segmenting columns (None if none)."""
     users = datamodule.data.users if datamodule.data is not None else None
     if users is None or USER not in users.columns:
         return None
     if columns is None:
-        kinds = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
-        columns = [c for c, dtype in users.schema.items()
-                   if c != USER and isinstance(dtype, kinds) and users.get_column(c).n_unique() <= 50]
+        columns = _segmentable(users, (USER,))
     if not columns:
         return None
     return seg.users_by_index(users.select(USER, *columns), datamodule.log.user_vocab)

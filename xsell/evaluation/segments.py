@@ -1,4 +1,5 @@
-"""Metrics by segment of the predictions: history length, last / target event type, any user attribute.
+"""Metrics by segment of the predictions: history length, last / target event type, any user attribute,
+any context column of the target event (device, time of day).
 
 Each function returns a polars DataFrame with one row per segment: the segment value, ``count``,
 ``share`` of all predictions, and for each metric (NDCG@k, Recall@k, MRR@k by default) its mean and the
@@ -16,7 +17,7 @@ import polars as pl
 from xsell.data.schema import DEFAULT_EVENT_TYPES, FIRST_INDEX, PAD_INDEX, UNKNOWN_INDEX, USER, EventTypes
 from xsell.data.vocabulary import Vocabulary
 from xsell.evaluation.statistics import bootstrap_ci
-from xsell.evaluation.table import HISTORY_LENGTH, LAST_EVENT, TARGET_EVENT, metric_values
+from xsell.evaluation.table import HISTORY_LENGTH, LAST_EVENT, ROW, TARGET_EVENT, metric_values
 from xsell.evaluation.table import USER as USER_INDEX
 
 SEGMENT_METRICS = ("ndcg", "recall", "mrr")
@@ -122,4 +123,14 @@ def by_user_column(table: pl.DataFrame, users: pl.DataFrame, column: str, **opti
     if users.get_column(USER_INDEX).n_unique() != users.height:
         raise ValueError("the user table has duplicate user indices")
     joined = table.join(users.select(USER_INDEX, column), on=USER_INDEX, how="left", maintain_order="left")
+    return segment_metrics(joined, column, **options)
+
+
+def by_context_column(table: pl.DataFrame, events: pl.DataFrame, column: str, **options) -> pl.DataFrame:
+    """Metrics by a context column of the target event (e.g. the device the user was on).
+
+    ``events`` is the split log (``datamodule.split.events``), whose row positions are the rank table's
+    ``row`` keys; predictions without a known row fall in the null segment."""
+    context = events.select(pl.col(column)).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+    joined = table.join(context, on=ROW, how="left", maintain_order="left")
     return segment_metrics(joined, column, **options)

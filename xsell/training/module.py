@@ -37,7 +37,8 @@ class NextItemModule(pl.LightningModule):
         optimizer: a partial taking the parameters (default AdamW, lr 1e-3, weight decay 0.01).
         warmup_fraction / min_lr_ratio: warm-up + cosine schedule over all training steps (None: constant).
         ks: cut-offs of the logged metrics. exclude_seen: drop history items from the ranking.
-        sampled_negatives: also log ``sampled_*`` metrics against this many uniform negatives (opt-in).
+        sampled_negatives: also log ``sampled_*`` metrics against this many uniform negatives (opt-in), or
+            ``sampled_pop_*`` ones with ``sampled_proposal="popularity"`` (drawn by ``item_counts``).
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class NextItemModule(pl.LightningModule):
         ks: Sequence[int] = (10, 20),
         exclude_seen: bool = False,
         sampled_negatives: int | None = None,
+        sampled_proposal: str = "uniform",
         item_counts: Tensor | None = None,
         seed: int = 0,
     ) -> None:
@@ -64,6 +66,8 @@ class NextItemModule(pl.LightningModule):
         self.ks = tuple(ks)
         self.exclude_seen = exclude_seen
         self.sampled_negatives = sampled_negatives
+        self.sampled_proposal = sampled_proposal
+        self.item_counts = item_counts
         self.seed = seed
         self.evaluations: dict[str, RankingEvaluation] = {}
         self.results: dict[str, dict[str, float]] = {}
@@ -94,7 +98,8 @@ class NextItemModule(pl.LightningModule):
     def _evaluation(self, stage: str) -> RankingEvaluation:
         if stage not in self.evaluations:
             self.evaluations[stage] = RankingEvaluation(
-                self.ks, exclude_seen=self.exclude_seen, sampled_negatives=self.sampled_negatives, seed=self.seed
+                self.ks, exclude_seen=self.exclude_seen, sampled_negatives=self.sampled_negatives,
+                sampled_proposal=self.sampled_proposal, item_counts=self.item_counts, seed=self.seed
             )
         return self.evaluations[stage]
 
