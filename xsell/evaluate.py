@@ -12,46 +12,14 @@ from typing import Any
 
 import hydra
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.baselines import MostPopular
-from xsell.data.datamodule import SequenceDataModule
-from xsell.errors import CheckpointError
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
-from xsell.train import CONFIG_DIR, build_model
-
-
-def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tuple[torch.nn.Module, SequenceDataModule]:
-    """The model of a training checkpoint, with the data module it is evaluated on.
-
-    Raises ``CheckpointError`` naming the file when it is missing, unreadable, not from ``xsell.train``,
-    or built for another catalog than the data's.
-    """
-    path = Path(ckpt)
-    run_config = path.parent.parent / "config.yaml"
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if not run_config.is_file():
-        raise CheckpointError(f"no config.yaml of the training run beside {path} (expected {run_config})")
-    train_cfg = OmegaConf.load(run_config)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupted file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    objective = getattr(get_class(train_cfg.model._target_), "objective", "causal")
-    datamodule = instantiate(datamodule_config, objective=objective,
-                             item_features=list(train_cfg.inputs.item_features))
-    datamodule.setup()
-    model = build_model(train_cfg, datamodule)
-    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {path} does not match the model built for this data "
-                              f"({datamodule.num_items} items): {str(exc).splitlines()[0]}") from exc
-    return model.eval(), datamodule
+from xsell.train import CONFIG_DIR
+from xsell.training.checkpoint import load_checkpoint_model
 
 
 def build_baseline(name: str):

@@ -18,10 +18,10 @@ from rich.table import Table
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.schema import ITEM
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
-from xsell.evaluate import load_checkpoint_model
 from xsell.export.bundle import Bundle, load_bundle, write_bundle
 from xsell.export.manifest import data_fingerprint
 from xsell.export.scorer import TopKScorer
+from xsell.training.checkpoint import load_checkpoint_model
 
 
 def item_table(datamodule: SequenceDataModule) -> pl.DataFrame:
