@@ -3,21 +3,25 @@
     python benchmarks/retrieval.py --parts ann                     # 1e4, 1e5, 1e6 items (several minutes)
     python benchmarks/retrieval.py --parts ann --sizes 10000       # one size
     python benchmarks/retrieval.py --parts cold_start              # trains a two-tower on the synthetic shop
+    python benchmarks/retrieval.py --parts cold_start_no_logq      # the same without the logQ correction
     python benchmarks/retrieval.py --parts games --games-epochs 5  # two-tower vs SASRec on Amazon Games
 
 *ann*: catalogs of unit-norm 64-d vectors drawn from a Gaussian mixture (``max(100, n / 1000)`` centres
 ``N(0, I)`` with Zipf(0.8) cluster sizes; points = centre + ``N(0, s^2 I)`` with a per-cluster spread ``s`` in
 [0.5, 1.5], so clusters overlap; then L2-normalised; queries drawn the same way), so that neighbourhoods have
-the uneven cluster structure of trained item vectors rather than the structureless geometry of pure noise. For each FAISS index type (inner product) and search setting: build time (train + add), memory
-(serialised index size), queries/s at batch 1 and batch 256, and recall@10 against exact brute force
+the uneven cluster structure of trained item vectors rather than the structureless geometry of pure noise.
+For each FAISS index type (inner product) and search setting: build time (train + add), memory (serialised
+index size), queries/s at batch 1 and batch 256, and recall@10 against exact brute force
 (``xsell.retrieval.exact_search``). FAISS and torch run on one thread (``--threads``).
 
 *cold_start*: the synthetic shop (100k events), with 10% of the catalog held out of training entirely (all
 their events dropped; the items keep their features and, with ``catalog_items``, a vocabulary row whose id
 vector never trains). A two-tower (SASRec query tower, item tower on category, brand, price bucket and title
-tokens) is trained with in-batch softmax + logQ. Queries are test histories whose last event is a purchase of
-an antecedent category (camera, phone, ...); relevant items are the held-out items of its planted complement
+tokens) is trained with in-batch softmax + logQ. Queries are test histories whose last event is on an
+antecedent category (camera, phone, ...; all events, and purchases only); relevant items are the held-out items of its planted complement
 categories; the index holds the held-out items only. recall@50 is compared with a random pick of 50 of them.
+A probe (a one-purchase history for each trained item of an antecedent category) gives more queries; the same
+probe against an index of the trained items is the reference.
 
 *games*: the two-tower (id-only item tower: the file has no item features) next to SASRec, both through
 ``xsell.train`` with the ``games_sasrec`` preset (leave-one-out, full ranking); a short run when asked.
@@ -50,7 +54,8 @@ RECALL_TARGET = 0.95
 SPEEDUP_TARGET = 10.0
 LABELS = {"probe": "probe: one purchase of each warm item of an antecedent category",
           "after_purchase": "test histories ending in a purchase of an antecedent category",
-          "after_any_event": "test histories ending in any event on an antecedent category"}
+          "after_any_event": "test histories ending in any event on an antecedent category",
+          "probe_warm_items": "reference: the probe against the trained items instead (index of warm items)"}
 
 
 # ------------------------------------------------------------------------------------------------ ANN
@@ -142,7 +147,8 @@ def best_settings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- cold start
 
 
-def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: int = 0) -> dict[str, Any]:
+def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: int = 0,
+                   logq_correction: bool = True) -> dict[str, Any]:
     import functools
 
     import polars as pl
@@ -177,7 +183,8 @@ def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: in
                      query=functools.partial(SASRec, layers=2, heads=2, dropout=0.2),
                      num_event_types=datamodule.num_event_types, feature_ids=torch.from_numpy(table.ids),
                      feature_specs=table.specs, id_dropout=0.2)
-    module = NextItemModule(model, InBatchSoftmax(temperature=0.05), item_counts=datamodule.item_counts(),
+    loss = InBatchSoftmax(temperature=0.05, logq_correction=logq_correction)
+    module = NextItemModule(model, loss, item_counts=datamodule.item_counts(),
                             optimizer=functools.partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0), seed=seed)
     trainer = pl_lightning.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                                    enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -200,24 +207,31 @@ def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: in
     complements = {a: truth.complement_categories(a) for a in truth.complements.get_column("antecedent").unique()}
     purchase = datamodule.event_types.index_of()["purchase"]
     # (recall, random recall, share of complements in the top 50, random share) per query
-    variants: dict[str, list[tuple[float, float, float, float]]] = {"probe": [], "after_purchase": [],
-                                                                     "after_any_event": []}
+    variants: dict[str, list[tuple[float, float, float, float]]] = {
+        "probe": [], "after_purchase": [], "after_any_event": [], "probe_warm_items": []}
 
-    def score(items: torch.Tensor, events: torch.Tensor, gaps: torch.Tensor) -> list[tuple[float, ...]]:
+    counts = datamodule.item_counts()
+    warm_keys = np.array([k for k in range(2, len(vocab)) if counts[k] > 0], dtype=np.int64)
+    warm_index = ItemIndex.build(vectors[warm_keys].numpy(), [vocab.ids[k - 2] for k in warm_keys], warm_keys)
+
+    def score(items: torch.Tensor, events: torch.Tensor, gaps: torch.Tensor, pool: ItemIndex = index,
+              pool_keys: np.ndarray = cold_keys) -> list[tuple[float, ...]]:
         with torch.no_grad():
-            found = index.search(model.encode_sequence(items, events, gaps).numpy(), 50)
+            found = pool.search(model.encode_sequence(items, events, gaps).numpy(), 50)
         outcomes = []
         for last, keys in zip(items[:, -1].tolist(), found.keys, strict=True):
             wanted = set(complements[index_category[last]])
-            relevant = {int(k) for k in cold_keys if index_category[k] in wanted}
+            relevant = {int(k) for k in pool_keys if index_category[k] in wanted}
             hits = sum(int(k) in relevant for k in keys)
-            outcomes.append((hits / len(relevant), 50 / len(cold_keys), hits / 50, len(relevant) / len(cold_keys)))
+            outcomes.append((hits / len(relevant), 50 / len(pool_keys), hits / 50, len(relevant) / len(pool_keys)))
         return outcomes
 
     # probe: a one-event history, the purchase of each warm item of an antecedent category
-    warm = torch.tensor([k for k in range(2, len(vocab)) if index_category[k] in complements
-                         and datamodule.item_counts()[k] > 0]).unsqueeze(1)  # [P, 1]
-    variants["probe"] = score(warm, torch.full_like(warm, purchase), torch.zeros_like(warm))
+    probes = torch.tensor([k for k in warm_keys if index_category[k] in complements]).unsqueeze(1)  # [P, 1]
+    variants["probe"] = score(probes, torch.full_like(probes, purchase), torch.zeros_like(probes))
+    # the same probe against the trained (warm) items: what the model achieves where ids were learned
+    variants["probe_warm_items"] = score(probes, torch.full_like(probes, purchase), torch.zeros_like(probes),
+                                         warm_index, warm_keys)
     for batch in datamodule.test_dataloader():  # real test histories ending in an antecedent category
         last_item, last_event = batch.items[:, -1].numpy(), batch.events[:, -1].numpy()
         rows = [r for r in range(len(batch)) if index_category[last_item[r]] in complements]
@@ -233,6 +247,7 @@ def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: in
                          "random_complement_share": base}
     return {
         "n_events": n_events, "epochs": epochs, "train_seconds": train_seconds, "items": len(items),
+        "loss": f"in-batch softmax, logQ correction {'on' if logq_correction else 'off'}",
         "cold_items": len(cold_keys), "features": features, "queries": summary,
         "test_full_ranking": {k: warm_metrics[k] for k in ("recall@10", "ndcg@10", "recall@50", "ndcg@50")},
         "temperature": float(module.loss.temperature.detach()),
@@ -242,7 +257,10 @@ def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: in
 # ---------------------------------------------------------------------------------------------- games
 
 
-def run_games(data_dir: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
+GAMES_MODELS = ("two_tower", "two_tower_full_softmax", "sasrec")
+
+
+def run_games(data_dir: Path, epochs: int, models: list[str], seed: int = 0) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
 
     from xsell.train import CONFIG_DIR, train
@@ -256,7 +274,10 @@ def run_games(data_dir: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
     two_tower = ["data=sasrec_txt", "data.max_len=50", "data.batch_size=256", "model=two_tower", "model.dim=64",
                  "model.query.layers=2", "model.query.heads=1", "model.query.dropout=0.5",
                  "module.optimizer.lr=0.001", "task_name=games_two_tower"]
-    for name, overrides in (("two_tower", two_tower), ("sasrec", ["experiment=games_sasrec"])):
+    runs = {"two_tower": two_tower, "two_tower_full_softmax": [*two_tower, "loss=ce", "model.normalize=false"],
+            "sasrec": ["experiment=games_sasrec"]}
+    for name in models:
+        overrides = runs[name]
         run = ROOT / "benchmarks" / "runs" / f"games_{name}_retrieval"
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             cfg = compose("train", overrides=[
@@ -276,7 +297,7 @@ def run_games(data_dir: Path, epochs: int, seed: int = 0) -> dict[str, Any]:
 def render(results: dict[str, Any]) -> str:
     start, end = markers(SECTION)
     lines = [start, "", "Generated by `benchmarks/retrieval.py` (see its docstring for the set-up).", ""]
-    for part in ("ann", "cold_start", "games"):
+    for part in ("ann", "cold_start", "cold_start_no_logq", "games"):
         if part not in results:
             continue
         info = results[part]
@@ -306,13 +327,13 @@ def render(results: dict[str, Any]) -> str:
                     f"{r['build_seconds']:.2f} | {r['memory_mb']:.1f} | {r['qps_batch1']:,.0f} ({r['speedup_batch1']:.1f}x) | "
                     f"{r['qps_batch256']:,.0f} ({r['speedup_batch256']:.1f}x) | {r['recall@10']:.3f} |")
             lines += ["", info.get("verdict", ""), ""]
-        elif part == "cold_start":
+        elif part.startswith("cold_start"):
             c = info["result"]
             lines += [
                 f"Synthetic shop, {c['n_events']:,} events, {c['items']:,} items of which {c['cold_items']} "
                 f"({c['cold_items'] / c['items']:.0%}) held out of training entirely; item tower features: "
-                f"{', '.join(c['features'])}; {c['epochs']} epochs ({c['train_seconds']:.0f} s), learned temperature "
-                f"{c['temperature']:.3f}.", "",
+                f"{', '.join(c['features'])}; {c.get('loss', 'in-batch softmax, logQ correction on')}; "
+                f"{c['epochs']} epochs ({c['train_seconds']:.0f} s), learned temperature {c['temperature']:.3f}.", "",
                 "| queries | count | recall@50 of held-out complements | "
                 "random 50 of the held-out items | ratio | complement share of the top 50 (random) |",
                 "|---|---:|---:|---:|---:|---:|",
@@ -352,12 +373,14 @@ def ann_verdict(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="*", default=["ann", "cold_start"], choices=["ann", "cold_start", "games"])
+    parser.add_argument("--parts", nargs="*", default=["ann", "cold_start"],
+                        choices=["ann", "cold_start", "cold_start_no_logq", "games"])
     parser.add_argument("--sizes", nargs="*", type=int, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cold-events", type=int, default=100_000)
     parser.add_argument("--cold-epochs", type=int, default=10)
     parser.add_argument("--games-epochs", type=int, default=5)
+    parser.add_argument("--games-models", nargs="*", default=["two_tower", "sasrec"], choices=GAMES_MODELS)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -376,13 +399,22 @@ def main() -> None:
             rows = [row for n in args.sizes for row in run_ann(n, args.seed)]
             info.update(rows=rows, verdict=ann_verdict(rows))
             print(info["verdict"])
-        elif part == "cold_start":
-            info["result"] = run_cold_start(args.cold_events, args.cold_epochs, seed=args.seed)
+        elif part.startswith("cold_start"):
+            info["result"] = run_cold_start(args.cold_events, args.cold_epochs, seed=args.seed,
+                                            logq_correction=part == "cold_start")
             print(json.dumps(info["result"], indent=1))
         else:
-            info["result"] = run_games(args.data_dir, args.games_epochs, args.seed)
-            info["label"] = (f"Short run: {args.games_epochs} epochs each (preset games_sasrec otherwise), "
-                             "leave-one-out, full ranking, test split.")
+            earlier = {k: v for k, v in results.get("games", {}).get("result", {}).items() if k != "skipped"}
+            if earlier:  # runs of other models are kept: keep their command too
+                info["command"] = f"{results['games']['command']}; {info['command']}"
+            info["result"] = {**earlier, **run_games(args.data_dir, args.games_epochs, args.games_models, args.seed)}
+            info["label"] = (
+                f"Short runs: {args.games_epochs} epochs each (otherwise the games_sasrec preset: max_len 50, batch "
+                "256, lr 1e-3, dim 64), leave-one-out, full ranking, test split. two_tower: SASRec query tower (2 "
+                "layers, 1 head, dropout 0.5) + id-only item tower (the file has no item features), in-batch "
+                "softmax + logQ (learned temperature); two_tower_full_softmax: the same towers, raw inner products "
+                "(no L2 normalisation) and full-softmax cross-entropy; sasrec: the preset (full-softmax "
+                "cross-entropy).")
         results[part] = info
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -18,6 +18,8 @@ def setup():
     torch.manual_seed(0)
     two_tower = TwoTower(datamodule.num_items, dim=16, max_len=10, query=MeanPool, feature_ids=features,
                          feature_specs=datamodule.item_features.specs).eval()
+    for table in (two_tower.items.embedding.ids, *two_tower.items.embedding.features):
+        torch.nn.init.normal_(table.weight)  # stand-in for training: the tables start at zero (tied scores)
     ranker = SASRec(datamodule.num_items, dim=16, layers=1, heads=1, max_len=10).eval()
     retriever = Retriever(two_tower, build_item_index(two_tower, datamodule.log.item_vocab), datamodule.log.item_vocab,
                           max_len=10)
@@ -60,3 +62,18 @@ def test_two_stage_recall_is_bounded_by_the_candidates(setup):
     batch = next(iter(datamodule.val_dataloader()))
     scores = TwoStageScorer(retriever, ranker, candidates=20)(batch)
     assert (torch.isfinite(scores).sum(1) == 20).all()
+
+
+def test_item_index_holds_eval_mode_vectors_of_known_items_only(setup):
+    datamodule, two_tower, _, _ = setup
+    vocab = datamodule.log.item_vocab
+    two_tower.train()  # id dropout on: the index must still hold the deterministic eval-mode vectors
+    try:
+        index = build_item_index(two_tower, vocab)
+        assert two_tower.training
+    finally:
+        two_tower.eval()
+    with torch.no_grad():
+        expected = two_tower.item_embeddings()[2:].numpy()
+    np.testing.assert_allclose(index.index.reconstruct_n(0, len(index)), expected, atol=1e-6)
+    assert index.item_ids.tolist() == vocab.ids and index.keys.tolist() == list(range(2, len(vocab)))

@@ -9,8 +9,8 @@ tower meet in one inner product, so the whole catalog can be indexed once and se
    projects the encoder's output to ``D``.
 2. **Item tower.** An item is its id embedding plus its content features (category, brand, price bucket,
    title tokens: whatever ``feature_specs`` names), passed through a small MLP. The id table is separate
-   from the query tower's. With features, the id table starts at zero and is dropped for a random share of
-   items in training (``id_dropout``), so the MLP learns to place an item from its content alone: an item
+   from the query tower's. With features, the tables start at zero and the id is dropped for a random share
+   of items in training (``id_dropout``), so the MLP learns to place an item from its content alone: an item
    with features but no interactions (an all-zero id row) still gets a useful vector.
 3. **Score.** Both towers are L2-normalised (``normalize``), so scores are cosines; the temperature lives in
    the loss (``xsell.nn.losses.InBatchSoftmax``) and does not change rankings.
@@ -55,8 +55,11 @@ class ItemTower(nn.Module):
         super().__init__()
         self.embedding = ItemEmbedding(num_items, dim, feature_ids, feature_specs)
         self.has_features = len(feature_specs) > 0
-        if self.has_features:  # ids are a residual on top of content; an untrained id adds nothing
-            nn.init.zeros_(self.embedding.ids.weight)
+        if self.has_features:
+            # Every row starts at zero: a row that training never reaches (the id of a never-trained item, a
+            # title token only such items carry) adds nothing, instead of random noise.
+            for table in (self.embedding.ids, *self.embedding.features):
+                nn.init.zeros_(table.weight)
         hidden = hidden or 2 * dim
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
         self.id_dropout = id_dropout if self.has_features else 0.0
