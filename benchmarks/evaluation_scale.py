@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -112,8 +113,8 @@ def render(results: dict[str, Any]) -> str:
         f"Python {m['python']}, torch {m['torch']}, polars {m['polars']}",
         "",
         "| case | users x items | path | exclude seen | batch | threads | seconds (cold) | users/s | "
-        "peak RSS MB | dense [U, N] would be | target met |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "peak RSS MB | dense [U, N] would be | target met | load at start | date |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for row in results["runs"]:
         target = CASES[row["case"]]["targets"]
@@ -127,7 +128,8 @@ def render(results: dict[str, Any]) -> str:
             f"| {row['case']} | {row['users']:,} x {row['items']:,} | {row['path']} | "
             f"{'yes' if row['exclude_seen'] else 'no'} | {row['batch_size']} | {row['threads']} | "
             f"{row['seconds']:.3f} ({row['cold_seconds']:.3f}) | {row['users_per_second']:,.0f} | {row['peak_rss_mb']:,.0f} | "
-            f"{row['dense_score_matrix_gb']:,.2f} GB | {'; '.join(met)} |")
+            f"{row['dense_score_matrix_gb']:,.2f} GB | {'; '.join(met)} | "
+            f"{row.get('load_average_at_start', float('nan')):.2f} | {row.get('date', '-')[:16]} |")
     lines += ["", end]
     return "\n".join(lines)
 
@@ -142,8 +144,10 @@ def main() -> None:
     if args.child:  # one measurement in this fresh process
         case, path, exclude = json.loads(args.child)
         shape = CASES[case]
+        load = os.getloadavg()[0]
         row = run_case(shape["users"], shape["items"], path, args.batch_size, exclude, shape["repeats"])
-        print(json.dumps({"case": case, **row}))
+        print(json.dumps({"case": case, **row, "load_average_at_start": load,
+                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
         return
 
     runs = []
@@ -158,6 +162,9 @@ def main() -> None:
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(f"{case} {path} exclude_seen={exclude}: {runs[-1]['seconds']:.3f} s, "
                       f"peak {runs[-1]['peak_rss_mb']:,.0f} MB", flush=True)
+    if RESULTS.exists() and args.cases != list(CASES):  # keep the other cases' rows from the last run
+        kept = [row for row in json.loads(RESULTS.read_text())["runs"] if row["case"] not in args.cases]
+        runs = sorted(kept + runs, key=lambda row: list(CASES).index(row["case"]))
     results = {
         "command": "python benchmarks/evaluation_scale.py" + ("" if args.cases == list(CASES)
                                                               else " --cases " + " ".join(args.cases)),

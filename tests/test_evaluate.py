@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from xsell.errors import CheckpointError
 from xsell.evaluate import run
+from xsell.evaluation.report import EvaluationReport
 from xsell.train import train
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -90,3 +91,17 @@ def test_every_baseline_config_evaluates(tmp_path, baseline):
     metrics = run(config("eval", tmp_path, *DATA, f"model={baseline}", "reference=null", "parts=[test]"))
     assert 0.0 <= metrics["test"]["ndcg@10"] <= metrics["test"]["recall@10"] <= 1.0
     assert metrics["name"] != "model" and (tmp_path / "report.md").is_file()
+
+
+def test_rules_and_trigger_points_join_the_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(EvaluationReport, "plot", lambda *args: [])  # plots are tested above; they take seconds
+    metrics = run(config("eval", tmp_path, *DATA, "model=itemknn", "reference=null", "compare=[]", "parts=[test]",
+                         "rules=complement", "trigger=two_weeks", "data.split=temporal", "+data.cutoff=0.8"))
+    assert [r["rule"] for r in metrics["rules"]] == ["ExcludePurchased", "ComplementMode"]
+    plain = metrics["compare"]["ItemKNN without rules"]["test"]
+    assert metrics["test"]["complement_rate@10"] == 1.0 > plain["complement_rate@10"]  # no item of the last category
+    trigger = metrics["trigger"]
+    assert trigger["window_triggers"] >= trigger["window_triggers_with_target"] > 0
+    assert 0.0 <= trigger["window_recall@10"] <= trigger["window_hit@10"] <= trigger["window_hit@20"] <= 1.0
+    report = (tmp_path / "report.md").read_text()
+    assert "at trigger points" in report and "| ItemKNN without rules |" in report

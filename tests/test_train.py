@@ -148,6 +148,15 @@ def test_file_data_configs_instantiate(tmp_path, option):
     assert isinstance(datamodule, SequenceDataModule) and callable(datamodule.source)
 
 
+def test_survey_feedback_trains_through_hydra(tmp_path):
+    metrics = train(config(tmp_path, *SHRINK, "data.source.n_events=1500", "baseline=false", "feedback=survey"))
+    assert metrics["data"]["feedback_answers_used"] > 0
+    assert (tmp_path / "item_vocabulary.json").is_file()  # what a later warm start (init_from=...) grows
+    file_cfg = config(tmp_path, "feedback=file", f"feedback.path={tmp_path / 'answers.parquet'}")
+    assert file_cfg.feedback.source.path == str(tmp_path / "answers.parquet")
+    assert instantiate(file_cfg.feedback.loss)(instantiate(file_cfg.loss)).uses_feedback
+
+
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in ("logger", "trainer", "callbacks", "experiment")
                                                 for o in group_options(g)])
 def test_every_config_composes(tmp_path, group, option):
@@ -169,3 +178,19 @@ def test_experiment_presets_run(tmp_path, shared_data, experiment):
         overrides.append("data.source.n_events=3000")
     metrics = train(config(tmp_path, *overrides))
     assert set(REPORTED) <= set(metrics["test"]) and metrics["epochs"] == 1
+
+
+def test_context_and_user_features_train_through_hydra(tmp_path):
+    cfg = config(tmp_path, *SHRINK, "model=gru4rec", "inputs.context_features=[device,time_of_day,session_length]",
+                 "inputs.user_features=[segment,behaviour_segment]", "inputs.token_hash_buckets=64",
+                 "inputs.item_features=[category,title_tokens]",
+                 "+data.segments={_target_: xsell.data.segmentation.BehaviouralSegments, method: quantile}")
+    metrics = train(cfg)
+    assert metrics["data"]["context_features"] == ["device", "time_of_day", "session_length"]
+    assert metrics["data"]["user_features"] == ["segment", "behaviour_segment"]
+    assert set(REPORTED) <= set(metrics["test"])
+    assert metrics["data"]["request_values"]["context"]["device"] == ["mobile", "desktop", "tablet"]
+    state = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    tables = [name for name in state if name.startswith("model.request.") and name.endswith(".weight")]
+    assert {"model.request.context.features.2.weight", "model.request.user.features.1.weight"} <= set(tables)
+    assert OmegaConf.load(tmp_path / "config.yaml").data.token_hash_buckets == 64

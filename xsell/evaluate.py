@@ -17,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.baselines import MostPopular
+from xsell.crosssell.catalog import ItemCatalog
+from xsell.crosssell.pipeline import build_pipeline
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.train import CONFIG_DIR
 from xsell.training.checkpoint import load_checkpoint_model
@@ -55,6 +57,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
                                                       if k != "columns"}}
+    plain = None
+    if cfg.get("rules"):  # cross-sell rules (configs/rules/) re-rank the scores; the plain model is compared
+        rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(datamodule))
+        plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
+        metrics["rules"] = rules.describe()
     reports: dict[str, EvaluationReport] = {}
     options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed)
     with torch.no_grad():
@@ -65,11 +72,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
         last = cfg.parts[-1]
         others = [evaluate(b.score, datamodule, part=last, name=n, **options) for n, b in compared.items()]
+        if plain is not None:
+            others.insert(0, evaluate(plain, datamodule, part=last, name=f"{name} without rules", **options))
+        trigger = None
+        if cfg.get("trigger"):  # trigger-point window metrics (configs/trigger/), next to leave-one-out ones
+            trigger = instantiate(cfg.trigger).evaluate(score, datamodule, ks=tuple(cfg.ks),
+                                                        exclude_seen=cfg.exclude_seen)
+            metrics["trigger"] = trigger.metrics
     if others:
         metrics["compare"] = {report.name: {last: report.metrics} for report in others}
     sections = [f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()]
     if others:
         sections.append(f"# {name} beside the baselines: {last}\n\n{comparison_table([reports[last], *others])}")
+    if trigger is not None:
+        sections.append(f"# {name} at trigger points\n\n{trigger.to_markdown()}")
     write_json_atomic(output_dir / "metrics.json", metrics)
     write_text_atomic(output_dir / "report.md", "\n\n".join(sections))
     reports[last].plot(output_dir / "plots", *others)

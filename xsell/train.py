@@ -6,6 +6,7 @@ with a config built by ``hydra.compose`` (as the tests do).
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,26 @@ from rich.table import Table
 
 from xsell.atomic import write_json_atomic
 from xsell.baselines import MostPopular
+from xsell.crosssell.catalog import ItemCatalog
+from xsell.crosssell.pipeline import build_pipeline
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
+from xsell.data.vocabulary import Vocabulary
 from xsell.evaluation.protocol import evaluate_scorer
 from xsell.training.callbacks import RunStatistics
+from xsell.training.warm_start import VOCABULARY_FILE, run_vocabulary, warm_start
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
 
-def build_datamodule(cfg: DictConfig) -> SequenceDataModule:
-    """The data module of ``cfg.data``, with the objective the chosen model trains with."""
+def build_datamodule(cfg: DictConfig, base_item_vocab: Vocabulary | None = None) -> SequenceDataModule:
+    """The data module of ``cfg.data``, with the objective the chosen model trains with, the explicit
+    feedback of ``cfg.feedback`` (if any) and, for a warm start, the item vocabulary to grow."""
     objective = getattr(get_class(cfg.model._target_), "objective", "causal")
-    datamodule = instantiate(cfg.data, objective=objective)
+    extra: dict[str, Any] = {} if base_item_vocab is None else {"base_item_vocab": base_item_vocab}
+    if cfg.get("feedback"):
+        extra.update(feedback=instantiate(cfg.feedback.source), feedback_per_event=cfg.feedback.per_event)
+    datamodule = instantiate(cfg.data, objective=objective, **extra)
     datamodule.setup()
     return datamodule
 
@@ -49,6 +58,8 @@ def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Mod
         num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if cfg.inputs.time_gaps else 0,
         feature_ids=None if features is None else torch.from_numpy(features.ids),
         feature_specs=() if features is None else features.specs,
+        context_specs=datamodule.context_specs,
+        user_specs=datamodule.user_specs,
     )
 
 
@@ -61,10 +72,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
-    datamodule = build_datamodule(cfg)
+    init_from = cfg.get("init_from")  # warm start: grow the checkpoint's vocabulary, copy its weights
+    base_vocab = run_vocabulary(init_from) if init_from else None
+    datamodule = build_datamodule(cfg, base_vocab)
+    datamodule.log.item_vocab.save(output_dir / VOCABULARY_FILE)
     model = build_model(cfg, datamodule)
-    module = instantiate(cfg.module)(model=model, loss=instantiate(cfg.loss),
-                                     item_counts=datamodule.item_counts(), seed=cfg.seed)
+    if init_from:
+        warm_start(model, init_from, len(base_vocab), datamodule.num_items)
+    loss = instantiate(cfg.loss)
+    if cfg.get("feedback"):
+        loss = instantiate(cfg.feedback.loss)(loss)
+    module = instantiate(cfg.module)(model=model, loss=loss, item_counts=datamodule.item_counts(), seed=cfg.seed)
     statistics = RunStatistics()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [statistics]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
@@ -100,14 +118,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("index"):  # a FAISS index of the best model's item vectors (config: index=flat|hnsw|...)
         instantiate(cfg.index)(model, datamodule.log.item_vocab, seed=cfg.seed).save(output_dir / "index")
         metrics["index"] = str(output_dir / "index")
+    rules = instantiate(cfg.rules) if cfg.get("rules") else None  # cross-sell rules (configs/rules/)
+    if rules:
+        metrics["rules"] = evaluate_with_rules(rules, model, datamodule, ks=tuple(cfg.module.ks),
+                                               exclude_seen=cfg.module.exclude_seen)
     write_json_atomic(output_dir / "metrics.json", metrics)
     print_report(metrics, output_dir)
     if cfg.get("export"):  # the serving bundle of the best model, loaded back to score one example history
         from xsell.export.run import export_and_show  # imported here: xsell.export builds on this module
 
         export_and_show(model, datamodule, cfg, output_dir / "bundle", metrics=metrics, source=best or None,
-                        overwrite=True)
+                        overwrite=True, rules=rules)
     return metrics
+
+
+def evaluate_with_rules(rules: dict, model: torch.nn.Module, datamodule: SequenceDataModule, **options: Any
+                        ) -> dict[str, Any]:
+    """Full-ranking validation and test metrics of ``model`` re-ranked by the cross-sell rule factories
+    ``rules`` (a CPU copy of the model scores the CPU batches)."""
+    pipeline = build_pipeline(rules, ItemCatalog.of(datamodule))
+    reranked = pipeline.wrap(copy.deepcopy(model).cpu().eval().score, exclude_seen=options.get("exclude_seen", False))
+    return {"pipeline": pipeline.describe(),
+            "val": evaluate_scorer(reranked, datamodule.val_dataloader(), **options),
+            "test": evaluate_scorer(reranked, datamodule.test_dataloader(), **options)}
 
 
 def print_report(metrics: dict[str, Any], output_dir: Path) -> None:

@@ -1,8 +1,10 @@
+import hashlib
+
 import numpy as np
 import polars as pl
 import pytest
 
-from xsell.data.features import build_feature_table
+from xsell.data.features import build_feature_table, hash_tokens
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import SchemaError
 
@@ -34,3 +36,24 @@ def test_categorical_numeric_and_token_columns():
 def test_missing_feature_column_is_a_schema_error():
     with pytest.raises(SchemaError, match="brand"):
         build_feature_table(ITEMS, "item_id", Vocabulary(["u"]), ["brand"], source="items.parquet")
+
+
+def test_hashed_tokens_are_stable_and_cover_unseen_tokens():
+    vocab = Vocabulary(["u", "v", "w", "x"], name="item_id")
+    table = build_feature_table(ITEMS, "item_id", vocab, ["tags"], max_tokens=2, hash_buckets=8)
+    (spec,) = table.specs
+    assert spec.hash_buckets == 8 and spec.cardinality == 10 and spec.slots == 2
+    expected = {t: int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") % 8 + 2
+                for t in ("a", "b", "c")}  # the documented hash, recomputed here
+    assert table.ids[2:].tolist() == [[expected["a"], expected["b"]], [expected["b"], 0], [0, 0],
+                                      [expected["c"], expected["a"]]]
+    # a token only a new item carries gets a real bucket (not unknown), the same in any other table
+    new = pl.DataFrame({"item_id": ["n"], "tags": [["zzz-never-seen", "a"]]})
+    ids = build_feature_table(new, "item_id", Vocabulary(["n"]), ["tags"], max_tokens=2, hash_buckets=8).ids[2]
+    assert ids[1] == expected["a"] and 2 <= ids[0] < 10
+    assert hash_tokens(pl.Series(["a", None]), 8).to_list() == [expected["a"], None]
+
+
+def test_hash_buckets_must_be_positive():
+    with pytest.raises(ValueError, match="hash_buckets"):
+        build_feature_table(ITEMS, "item_id", Vocabulary(["u"]), ["tags"], hash_buckets=0)

@@ -1,5 +1,6 @@
 import numpy as np
 import polars as pl
+import pytest
 
 from xsell.data.sequences import (
     NUM_TIME_GAP_BUCKETS,
@@ -63,3 +64,28 @@ def test_time_gap_buckets():
     buckets = frame.select(time_gap_buckets(pl.col("t"), pl.col("u"))).to_series().to_list()
     # first event -> 1; gap 0 -> 2 + log2(1) = 2; gap 1 -> 3; gap 2 -> 2 + floor(log2 3) = 3; huge -> capped
     assert buckets == [1, 2, 3, 3, NUM_TIME_GAP_BUCKETS - 1, 1]
+
+
+def test_strided_windows_train_every_event_once_with_long_histories():
+    from xsell.data.datamodule import TrainingWindows
+
+    log = encode_split(leave_one_out(pl.DataFrame(  # one user, 10 training events, then validation and test
+        {"user_id": ["u"] * 12, "item_id": [f"i{k:02d}" for k in range(12)], "timestamp": list(range(12))})))
+    packed = pack_training_windows(log, max_len=4, stride=2)
+    assert len(packed) == 5  # ceil((10 - 1) / 2) windows, each ending 2 events earlier than the next
+    windows = TrainingWindows(packed, None, "causal", stride=2)
+    batch = windows[list(range(len(windows)))]
+    labelled = batch.labels[batch.labels != 0]
+    assert sorted(labelled.tolist()) == sorted(log.item[1:10].tolist())  # every training event once
+    full = batch.labels[:, -2:] != 0
+    history = (batch.items != 0).sum(1)
+    assert full[:-1].all() and full[-1].sum() == 1  # 9 labels: 2 per window, the oldest holds the rest
+    assert history.tolist() == [4, 4, 4, 3, 1]  # a labelled event sees >= max_len - stride + 1 = 3 events
+
+
+def test_stride_is_checked():
+    log = encoded()
+    with pytest.raises(ValueError, match="stride"):
+        pack_training_windows(log, max_len=4, stride=5)
+    with pytest.raises(ValueError, match="stride"):
+        pack_training_windows(log, max_len=4, shift=0, stride=2)

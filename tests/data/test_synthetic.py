@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -259,6 +262,25 @@ def test_ground_truth(shop: Interactions) -> None:
     assert truth.params["n_users"] == shop.users.height
 
 
+def test_affinity_is_the_planted_pair_probability(shop: Interactions) -> None:
+    truth = shop.ground_truth
+    first = dict(shop.items.group_by("category", maintain_order=True).first().select("category", ITEM).iter_rows())
+    second = shop.items.filter(pl.col("category") == "camera").get_column(ITEM)[1]
+    camera, card, bag, tent = first["camera"], first["memory_card"], first["camera_bag"], first["tent"]
+    found = truth.affinity([camera, camera, camera, camera, card, tent], [card, bag, second, tent, camera, camera])
+    assert found.tolist() == pytest.approx([0.7 * 0.7, 0.7 * 0.3, 0.0, 0.0, 0.0, 0.0])  # directed; same/unrelated 0
+    top_k = truth.affinity(np.array([[camera], [tent]]), np.array([[card, bag], [first["sleeping_bag"], card]]))
+    assert top_k.shape == (2, 2)
+    np.testing.assert_allclose(top_k, [[0.49, 0.21], [0.7, 0.0]])
+    everything = truth.affinity(shop.items[ITEM].to_numpy()[:, None], shop.items[ITEM].to_numpy()[None, :])
+    assert everything.min() == 0.0 and everything.max() <= 1.0
+    assert (everything > 0).sum() == sum(  # every item pair of every planted category pair, nothing else
+        (shop.items["category"] == a).sum() * (shop.items["category"] == c).sum()
+        for a, c in truth.complements.select("antecedent", "consequent").iter_rows())
+    with pytest.raises(KeyError, match="1 item id"):
+        truth.affinity([camera], ["no-such-item"])
+
+
 # ---------------------------------------------------------------------------------------------- segments
 
 
@@ -278,3 +300,37 @@ def test_segments_behave_differently(events: pl.DataFrame) -> None:
 def test_segment_mix_is_configurable() -> None:
     shop = synthetic_shop(5_000, seed=2, segment_mix={"browser": 1.0})
     assert shop.users["segment"].unique().to_list() == ["browser"]
+
+
+def _digest(shop: Interactions) -> str:
+    """SHA-256 of the three frames as CSV (title tokens joined), the bytes a data set consumer sees."""
+    items = shop.items.with_columns(pl.col("title_tokens").list.join(" "))
+    digest = hashlib.sha256()
+    for frame in (shop.events, items, shop.users):
+        digest.update(frame.write_csv().encode())
+    return digest.hexdigest()
+
+
+def test_default_shop_is_byte_identical_to_before_the_context_option():
+    # Recorded from the generator before `context_effect` existed (same seed and size).
+    assert _digest(synthetic_shop(3000, seed=3)) == "e0afaf7fcf0e27a37e64a210f706f54364b76a9f6d4a19a420ce44662d673be2"
+    assert _digest(synthetic_shop(3000, seed=3, context_effect=0.0)) == _digest(synthetic_shop(3000, seed=3))
+
+
+def test_context_effect_ties_categories_to_device_and_time_of_day():
+    shop = synthetic_shop(20_000, seed=0, context_effect=0.6)
+    cells = shop.ground_truth.params["context_categories"]
+    events = shop.events.join(shop.items.select(ITEM, "category"), on=ITEM)
+    cell = pl.concat_str("device", pl.lit("/"), "time_of_day")
+    share = events.with_columns(
+        (pl.col("category") == cell.replace_strict(cells)).alias("in_cell")
+    ).group_by(cell.alias("cell")).agg(pl.col("in_cell").mean(), pl.len())
+    busy = share.filter(pl.col("len") >= 500)
+    assert busy.height >= 4 and busy.get_column("in_cell").min() > 0.25  # ~1/30 without the effect
+    plain = synthetic_shop(20_000, seed=0).events.join(shop.items.select(ITEM, "category"), on=ITEM)
+    baseline = plain.with_columns((pl.col("category") == cell.replace_strict(cells)).alias("in_cell"))
+    assert baseline.get_column("in_cell").mean() < 0.1
+    assert shop.events.select(USER, TIMESTAMP, "device").equals(
+        synthetic_shop(20_000, seed=0).events.select(USER, TIMESTAMP, "device"))  # only items move
+    with pytest.raises(ValueError, match="context_effect"):
+        synthetic_shop(1000, seed=0, context_effect=1.5)

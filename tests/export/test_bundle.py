@@ -155,3 +155,32 @@ def test_torch_alone_reproduces_the_eager_top10(export_of, tmp_path):
             assert result["indices"] == indices.tolist(), (name, fmt)
             assert torch.allclose(torch.tensor(result["scores"]), scores, atol=1e-5, rtol=0), (name, fmt)
             assert result["item_ids"] == expected_ids, (name, fmt)
+
+
+def test_recommend_encodes_the_request_context_and_user_features():
+    """``encode_request`` maps raw values with the manifest's vocabularies (unseen -> unknown) and
+    ``recommend`` passes them to a scorer whose model reads them (unknown when left out)."""
+    from xsell.data.features import FeatureSpec
+    from xsell.export.bundle import Bundle
+    from xsell.export.programs import request_inputs
+    from xsell.models import SASRec
+
+    torch.manual_seed(0)
+    model = SASRec(6, dim=8, layers=1, heads=1, max_len=4, context_specs=[FeatureSpec("device", 4)],
+                   user_specs=[FeatureSpec("segment", 3)]).eval()
+    scorer = TopKScorer(model, torch.ones(6))
+    manifest = {
+        "scorer": {"context_inputs": ["context", "user"], "request_inputs": request_inputs(scorer)},
+        "data": {"context_features": ["device"], "user_features": ["segment"],
+                 "request_values": {"context": {"device": ["mobile", "desktop"]}, "user": {"segment": ["vip"]}}},
+    }
+    items = pl.DataFrame({"index": range(6), "item_id": [None, None, "a", "b", "c", "d"]})
+    bundle = Bundle(path=None, manifest=manifest, scorer=scorer, items=items)
+    context = bundle.encode_request("context", [{"device": "desktop"}, {"device": "fridge"}, {}])
+    assert context.tolist() == [[3], [1], [1]]
+    assert bundle.encode_request("user", [{"segment": "vip"}]).tolist() == [[2]]
+    with torch.no_grad():
+        expected = scorer(bundle.encode([["a", "b"]]), 3, None, None, None, torch.tensor([[3]]), torch.tensor([[1]]))
+    top = bundle.recommend([["a", "b"]], k=3, context=context[:1])  # user left out: unknown
+    assert [item for item, _ in top[0]] == bundle.vocabulary.decode(expected[0][0].tolist())
+    assert [score for _, score in top[0]] == pytest.approx(expected[1][0].tolist())

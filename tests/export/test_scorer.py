@@ -97,3 +97,34 @@ def test_exported_program_rejects_malformed_input(formats, case, call, message):
     expected = {"items int32": "dtype mismatch", "exclude float": "dtype mismatch", "k = 0": "k >= 1"}
     with pytest.raises(Exception, match=expected.get(case, "")):  # noqa: B017 - torch raises several types
         call(formats["export"])
+
+
+def test_request_context_and_user_features_parity_across_formats():
+    """A model that reads the request's context and user features: TorchScript and torch.export agree with
+    the eager model, out-of-table ids read as unknown, and a missing input is a clear error."""
+    from xsell.data.features import FeatureSpec
+    from xsell.export.bundle import parity_batches, reference
+    from xsell.export.parity import check_parity
+    from xsell.models import SASRec
+
+    torch.manual_seed(0)
+    model = SASRec(12, dim=8, layers=1, heads=1, max_len=4, context_specs=[FeatureSpec("device", 4)],
+                   user_specs=[FeatureSpec("tokens", 5, slots=2)]).eval()
+    scorer = TopKScorer(model, torch.arange(12.0)).eval()
+    assert scorer.context_sizes.tolist() == [4] and scorer.user_sizes.tolist() == [5, 5]
+    batches = parity_batches(scorer)
+    assert batches[0]["context"].shape == (1, 1) and batches[1]["user"].shape == (5, 2)
+    parity = check_parity({"scripted": to_torchscript(scorer), "exported": to_exported_program(scorer).module()},
+                          reference(scorer), batches, 5)
+    assert all(result.ok() for result in parity.values()), parity
+    items = torch.tensor([[0, 3, 4, 5]])
+    with torch.no_grad():
+        unknown = scorer(items, 3, None, None, None, torch.tensor([[1]]), torch.tensor([[2, 1]]))
+        outside = scorer(items, 3, None, None, None, torch.tensor([[9]]), torch.tensor([[2, -4]]))
+        other = scorer(items, 3, None, None, None, torch.tensor([[3]]), torch.tensor([[2, 1]]))
+    torch.testing.assert_close(outside, unknown)
+    assert not torch.allclose(other[1], unknown[1])
+    with pytest.raises(ValueError, match="reads context"):
+        scorer(items, 3)
+    with pytest.raises(ValueError, match=r"user must have shape \[1, 2\]"):
+        scorer(items, 3, None, None, None, torch.tensor([[1]]), torch.tensor([[2]]))

@@ -142,3 +142,49 @@ def check_hybrid_inputs(build: Build) -> None:
     changed = encode(model)
     assert not torch.allclose(changed[0], reference[0], atol=1e-4)  # the row whose last item changed
     torch.testing.assert_close(changed[1], reference[1], atol=1e-6, rtol=0)  # the other row never saw it
+
+
+CONTEXT_SPECS = [FeatureSpec("device", 5), FeatureSpec("time_of_day", 6)]
+USER_SPECS = [FeatureSpec("segment", 4)]
+CONTEXT = torch.tensor([[[2, 2], [2, 3], [3, 3], [3, 4], [4, 4], [2, 5], [1, 5], [2, 2]],
+                        [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [3, 2], [3, 2], [4, 3]]])  # [2, L, 2]
+USERS = torch.tensor([[2], [3]])  # [2, 1]
+
+
+def check_request_features(build: Build) -> None:
+    """Request context and user features: off by default (no parameters), fused only at the position that
+    predicts with them, required once switched on, and scripted == eager."""
+    plain = build()
+    assert not any(name.startswith("request.") for name in plain.state_dict())
+    model = build(context_specs=CONTEXT_SPECS, user_specs=USER_SPECS)
+    with torch.no_grad():
+        reference = model.encode_sequence(ITEMS, EVENTS, GAPS, CONTEXT[:, -1], USERS)
+        other_context = CONTEXT[:, -1].flip(0)
+        assert not torch.allclose(model.encode_sequence(ITEMS, EVENTS, GAPS, other_context, USERS), reference,
+                                  atol=1e-4)
+        assert not torch.allclose(model.encode_sequence(ITEMS, EVENTS, GAPS, CONTEXT[:, -1], USERS.flip(0)),
+                                  reference, atol=1e-4)
+        before = model.sequence_output(ITEMS, EVENTS, GAPS, CONTEXT, USERS)  # [B, L, D]
+        for t in (0, 3, MAX_LEN - 1):  # the context of position t reaches position t only
+            changed = CONTEXT.clone()
+            changed[0, t] = torch.tensor([4, 5])
+            after = model.sequence_output(ITEMS, EVENTS, GAPS, changed, USERS)
+            keep = [i for i in range(MAX_LEN) if i != t]
+            torch.testing.assert_close(after[0, keep], before[0, keep], atol=1e-6, rtol=0)
+            assert not torch.allclose(after[0, t], before[0, t], atol=1e-4)
+        if getattr(model, "objective", "causal") == "causal":
+            torch.testing.assert_close(reference, before[:, -1], atol=1e-5, rtol=0)
+        batch = SequenceBatch(items=ITEMS, events=EVENTS, time_gaps=GAPS, context=CONTEXT, user_features=USERS)
+        torch.testing.assert_close(model.score(batch), reference @ model.item_embeddings().T)
+    try:
+        model.encode_sequence(ITEMS, EVENTS, GAPS)
+    except ValueError as error:
+        assert "request context" in str(error)
+    else:
+        raise AssertionError("a model that reads context must refuse a request without it")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
+        scripted = torch.jit.script(model)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted.encode_sequence(ITEMS, EVENTS, GAPS, CONTEXT[:, -1], USERS), reference,
+                                   atol=1e-6, rtol=0)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from xsell.data.features import FeatureSpec
-from xsell.nn.embeddings import ContextEmbedding, ItemEmbedding
+from xsell.nn.embeddings import ContextEmbedding, FeatureEmbedding, ItemEmbedding, RequestFeatures
 
 # 5 item indices (0 pad, 1 unknown, 2..4 known); a "category" column and a two-slot "tokens" feature.
 FEATURE_IDS = torch.tensor([
@@ -91,3 +91,28 @@ def test_padding_event_and_time_gap_add_nothing():
     x = torch.randn(1, 2, 4)
     out = context(x, torch.tensor([[0, 3]]), torch.tensor([[0, 2]]))
     torch.testing.assert_close(out[0, 0], x[0, 0])
+
+
+def test_feature_embedding_sums_mean_slot_vectors():
+    torch.manual_seed(0)
+    block = FeatureEmbedding(SPECS, 6)
+    out = block.content(FEATURE_IDS[2:4])  # [2, 6]
+    category, tokens = block.features
+    torch.testing.assert_close(out[0], category.weight[2] + (tokens.weight[2] + tokens.weight[3]) / 2)
+    torch.testing.assert_close(out[1], category.weight[3] + tokens.weight[4])  # the empty slot is ignored
+    assert block.width == 3 and FeatureEmbedding([], 6).content(torch.zeros(2, 0, dtype=torch.long)).abs().sum() == 0
+
+
+def test_request_features_fuse_context_and_user_into_the_query():
+    torch.manual_seed(0)
+    h = torch.randn(2, 6)
+    assert RequestFeatures(6)(h) is h and len(list(RequestFeatures(6).parameters())) == 0
+    block = RequestFeatures(6, [FeatureSpec("device", 4)], [FeatureSpec("segment", 3)])
+    context, user = torch.tensor([[2], [1]]), torch.tensor([[2], [0]])
+    side = block.context.features[0].weight[[2, 1]] + block.user.features[0].weight[[2, 0]] * torch.tensor([[1.0], [0.0]])
+    expected = h + block.mlp(torch.cat([h, side], dim=-1))
+    torch.testing.assert_close(block(h, context, user), expected)
+    sequence = block(h.unsqueeze(1).expand(2, 3, 6), context.unsqueeze(1).expand(2, 3, 1), user)  # [B, L, D]
+    torch.testing.assert_close(sequence[:, -1], expected)
+    with pytest.raises(ValueError, match="user features"):
+        block(h, context, None)

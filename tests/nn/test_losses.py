@@ -4,7 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xsell.nn.losses import GBCE, BinaryCrossEntropy, FullSoftmaxCE, InBatchSoftmax, SampledSoftmax
+from xsell.nn.losses import (
+    GBCE,
+    BinaryCrossEntropy,
+    FeedbackLoss,
+    FullSoftmaxCE,
+    InBatchSoftmax,
+    SampledSoftmax,
+    hard_negative_loss,
+)
 
 
 def case(num_items: int = 6, rows: int = 3, dim: int = 4, seed: int = 0):
@@ -194,3 +202,58 @@ def test_in_batch_softmax_backpropagates_and_handles_no_rows():
     assert torch.isfinite(value) and hidden.grad.abs().sum() > 0 and items.grad.abs().sum() > 0
     empty = loss(hidden[:0], labels[:0], items)
     assert empty.item() == 0.0 and empty.requires_grad
+
+
+# ------------------------------------------------------------------------------------------- feedback
+
+
+def test_hard_negative_term_by_hand():
+    # Row 0: label scores 2, two "not helpful" items score 1 and 0: log(e^2 + e^1 + e^0) - 2.
+    # Row 1: no answers, so it does not count; row 2: one negative scoring 3 against a label scoring 0.
+    hidden = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    items = torch.tensor([[9.0, 9.0], [9.0, 9.0], [2.0, 0.0], [1.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    labels = torch.tensor([2, 2, 5])
+    answered = torch.tensor([[3, 5], [0, 0], [4, 0]])
+    helpful = torch.zeros(3, 2, dtype=torch.bool)
+    base = FullSoftmaxCE()
+    loss = FeedbackLoss(base, negative_weight=2.0, positive_weight=0.0)
+    row0 = math.log(math.exp(2) + math.exp(1) + math.exp(0)) - 2
+    row2 = math.log(math.exp(0) + math.exp(3)) - 0
+    expected = base(hidden, labels, items).item() + 2.0 * (row0 + row2) / 3  # summed over answered rows / M = 3
+    assert loss(hidden, labels, items, answered, helpful).item() == pytest.approx(expected, rel=1e-6)
+    negatives = answered > 0
+    assert hard_negative_loss(hidden, labels, items, answered, negatives).item() == pytest.approx((row0 + row2) / 2)
+
+
+def test_helpful_answers_are_extra_positives_of_the_wrapped_loss():
+    hidden, labels, items = case(num_items=8, rows=3)
+    answered = torch.tensor([[0, 0], [6, 7], [0, 3]])
+    helpful = torch.tensor([[False, False], [True, False], [False, True]])
+    base = FullSoftmaxCE()
+    loss = FeedbackLoss(base, negative_weight=0.0, positive_weight=0.5)
+    extra = base(hidden[[1, 2]], torch.tensor([6, 3]), items)  # (row 1, item 6) and (row 2, item 3)
+    expected = base(hidden, labels, items) + 0.5 * extra * 2 / 3  # 2 extra rows, M = 3 labelled rows
+    torch.testing.assert_close(loss(hidden, labels, items, answered, helpful), expected)
+    # No answers (or none passed) leaves the wrapped loss unchanged; an answer equal to the label is no negative.
+    torch.testing.assert_close(loss(hidden, labels, items), base(hidden, labels, items))
+    same = FeedbackLoss(base, negative_weight=1.0, positive_weight=0.0)
+    torch.testing.assert_close(same(hidden, labels, items, labels.unsqueeze(1), torch.zeros(3, 1, dtype=torch.bool)),
+                               base(hidden, labels, items))
+
+
+@pytest.mark.parametrize("base", [FullSoftmaxCE(), SampledSoftmax(8), BinaryCrossEntropy(2), GBCE(4),
+                                  InBatchSoftmax()])
+def test_feedback_loss_wraps_every_loss_and_backpropagates(base):
+    hidden, labels, items = case(num_items=12, rows=4)
+    hidden.requires_grad_(True)
+    items.requires_grad_(True)
+    torch.manual_seed(0)
+    answered = torch.tensor([[5, 6], [0, 0], [7, 0], [8, 9]])
+    helpful = torch.tensor([[True, False], [False, False], [False, False], [False, True]])
+    loss = FeedbackLoss(base)
+    value = loss(hidden, labels, items, answered, helpful)
+    value.backward()
+    assert torch.isfinite(value) and hidden.grad.abs().sum() > 0
+    assert items.grad[[5, 6, 7, 8, 9]].abs().sum(1).gt(0).all()  # every answered item gets a gradient
+    with pytest.raises(ValueError, match="non-negative"):
+        FeedbackLoss(base, negative_weight=-1.0)

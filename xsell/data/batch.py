@@ -22,6 +22,14 @@ class SequenceBatch:
         target_event: ``[B]`` event type of the evaluation target, or None.
         exclude: ``[B, M]`` items to exclude from the ranking (the full history; 0 pads), or None.
         row: ``[B]`` position of each target in the split log (a stable key to join two runs), or None.
+        feedback_items: ``[B, L, K]`` items a survey answer rated after the event at each position (0 = none),
+            or None (training batches of data with explicit feedback only; see ``xsell.data.feedback``).
+        feedback_helpful: ``[B, L, K]`` bool, True where that answer was "helpful", or None.
+        context: ``[B, L, C]`` context ids (device, time of day, ...) of the event that each position
+            *predicts*, never its item: the next event's for causal training, the (masked) event's own for
+            Cloze training; in evaluation batches the last column is the target's (the request's) context.
+            None when the model reads no context.
+        user_features: ``[B, K]`` feature ids of each row's user (segment, ...), or None.
     """
 
     items: Tensor
@@ -34,6 +42,10 @@ class SequenceBatch:
     target_event: Tensor | None = None
     exclude: Tensor | None = None
     row: Tensor | None = None
+    feedback_items: Tensor | None = None
+    feedback_helpful: Tensor | None = None
+    context: Tensor | None = None
+    user_features: Tensor | None = None
 
     def __len__(self) -> int:
         return self.items.shape[0]

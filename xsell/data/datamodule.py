@@ -7,19 +7,22 @@ sampler hands the dataset a whole list of indices), so there is no per-sample Py
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
 import numpy as np
+import polars as pl
 import pytorch_lightning as pl_lightning
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from xsell.data.batch import SequenceBatch
-from xsell.data.features import FeatureTable, build_feature_table
+from xsell.data.features import FeatureSpec, FeatureTable, build_feature_table
+from xsell.data.feedback import EncodedFeedback, encode_feedback
 from xsell.data.interactions import Interactions
 from xsell.data.pipeline import SplitName, prepare_split
-from xsell.data.schema import DEFAULT_EVENT_TYPES, ITEM, PAD_INDEX, EventTypes
+from xsell.data.schema import DEFAULT_EVENT_TYPES, ITEM, PAD_INDEX, USER, EventTypes
 from xsell.data.sequences import (
     EncodedLog,
     PackedSequences,
@@ -31,6 +34,7 @@ from xsell.data.sequences import (
 )
 from xsell.data.splits import TEST, VALIDATION, Split
 from xsell.data.vocabulary import Vocabulary
+from xsell.errors import SchemaError
 
 Objective = Literal["causal", "cloze"]
 
@@ -75,6 +79,13 @@ class TrainingWindows(Dataset):
     Causal: inputs are a window's first ``L`` items and labels its last ``L``. Cloze: each non-padding
     position is replaced by ``mask_index`` with probability ``mask_prob`` (at least one per row, the last
     when the coin masks none) and labelled with the hidden item.
+
+    With ``feedback`` (causal only; ``packed`` must carry ``rows``), each input position also carries the
+    survey answers given after its event (``feedback_items`` / ``feedback_helpful``, ``[B, L, K]``): the
+    answers of the position that predicts the next item.
+
+    With ``stride`` (causal windows packed with the same ``stride``), only each window's last ``stride``
+    labels are kept: the windows overlap and every event is trained once.
     """
 
     def __init__(
@@ -86,12 +97,22 @@ class TrainingWindows(Dataset):
         mask_index: int = 0,
         mask_prob: float = 0.2,
         seed: int = 0,
+        feedback: EncodedFeedback | None = None,
+        user_features: FeatureTable | None = None,
+        stride: int | None = None,
     ) -> None:
+        self.stride = stride
+        if feedback is not None and (objective != "causal" or packed.rows is None):
+            raise ValueError("explicit feedback needs causal training windows packed with rows=True")
+        self.feedback = feedback
+        self.rows = packed.rows
         self.items = torch.from_numpy(packed.items.astype(np.int64))
         self.events = torch.from_numpy(packed.events.astype(np.int64))
         self.time_gaps = torch.from_numpy(packed.time_gaps.astype(np.int64))
         self.users = torch.from_numpy(packed.users.astype(np.int64))
         self.lengths = (self.items != PAD_INDEX).sum(1)  # [W]
+        self.context = None if packed.context is None else torch.from_numpy(packed.context.astype(np.int64))
+        self.user_features = None if user_features is None else torch.from_numpy(user_features.ids)
         self.features = None if features is None else torch.from_numpy(features.ids)
         if self.features is not None and objective == "cloze":  # the mask token has no features
             self.features = torch.cat([self.features, self.features.new_zeros(1, self.features.shape[1])])
@@ -107,12 +128,21 @@ class TrainingWindows(Dataset):
         index = torch.as_tensor(index)
         width = max(int(self.lengths[index].max()), 2)
         items, events, gaps = _trim(width, self.items[index], self.events[index], self.time_gaps[index])
+        context = None if self.context is None else self.context[index][:, -width:]  # [B, T, C]
         if self.objective == "causal":
             inputs = items[:, :-1]
             labels = items[:, 1:].masked_fill(inputs == PAD_INDEX, PAD_INDEX)  # a user's first event: no label
+            if self.stride is not None and self.stride < labels.shape[1]:
+                labels[:, :-self.stride] = PAD_INDEX  # trained in a later window of the same user
             events, gaps = events[:, :-1], gaps[:, :-1]
+            context = None if context is None else context[:, 1:]  # position t predicts event t + 1
         else:
-            inputs, labels = self._mask(items)
+            inputs, labels = self._mask(items)  # a masked position predicts its own event
+        feedback_items = feedback_helpful = None
+        if self.feedback is not None:
+            rows = self.rows[index.numpy()][:, -width:-1]  # [B, L] log rows of the input events
+            answered, helpful = self.feedback.gather(rows)  # [B, L, K]
+            feedback_items, feedback_helpful = torch.from_numpy(answered.astype(np.int64)), torch.from_numpy(helpful)
         return SequenceBatch(
             items=inputs,
             events=events,
@@ -120,6 +150,10 @@ class TrainingWindows(Dataset):
             item_features=None if self.features is None else self.features[inputs],
             labels=labels,
             users=self.users[index],
+            feedback_items=feedback_items,
+            feedback_helpful=feedback_helpful,
+            context=context,
+            user_features=None if self.user_features is None else self.user_features[self.users[index]],
         )
 
     def _mask(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,7 +170,8 @@ class EvaluationTargets(Dataset):
     """Validation or test targets; ``dataset[list_of_indices]`` returns a ``SequenceBatch`` whose
     ``exclude`` holds each user's full history (for optional exclusion of seen items)."""
 
-    def __init__(self, log: EncodedLog, packed: PackedTargets, features: FeatureTable | None) -> None:
+    def __init__(self, log: EncodedLog, packed: PackedTargets, features: FeatureTable | None,
+                 user_features: FeatureTable | None = None) -> None:
         self.log = log
         self.packed = packed
         self.items = torch.from_numpy(packed.items.astype(np.int64))
@@ -147,6 +182,12 @@ class EvaluationTargets(Dataset):
         self.target_event = torch.from_numpy(packed.target_event.astype(np.int64))
         self.lengths = (self.items != PAD_INDEX).sum(1)  # [N]
         self.features = None if features is None else torch.from_numpy(features.ids)
+        self.user_features = None if user_features is None else torch.from_numpy(user_features.ids)
+        self.context = None
+        if packed.context is not None:  # what each position predicts: the next history event, then the target
+            history = torch.from_numpy(packed.context.astype(np.int64))  # [N, L, C]
+            target = torch.from_numpy(packed.target_context.astype(np.int64))  # [N, C]
+            self.context = torch.cat([history[:, 1:], target.unsqueeze(1)], dim=1)  # [N, L, C]
 
     def __len__(self) -> int:
         return len(self.packed)
@@ -166,6 +207,8 @@ class EvaluationTargets(Dataset):
             target_event=self.target_event[index],
             exclude=torch.from_numpy(seen_items(self.log, self.packed, rows)),
             row=torch.from_numpy(self.packed.row[rows]),
+            context=None if self.context is None else self.context[index][:, -width:],
+            user_features=None if self.user_features is None else self.user_features[self.users[index]],
         )
 
 
@@ -179,10 +222,28 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         max_len: history length fed to the model.
         objective: ``causal`` (every position predicts the next item) or ``cloze`` (masked items).
         mask_prob: Cloze masking probability.
+        window_stride: causal training windows are laid back every ``window_stride`` events (default
+            ``max_len``: disjoint windows) and train their last ``window_stride`` labels, so each target sees
+            at least ``max_len - window_stride + 1`` earlier events where the user has them (``1``: one
+            target per history prefix, as RecBole; ``max_len / window_stride`` times the compute).
         item_features: item-table columns to encode as feature ids (category, brand, price bucket, ...).
         catalog_items: also index every item of the item table that training never saw (after the trained
             ones), so that a model with item features scores them from their features alone (cold start);
             targets on them are then ranked instead of counting as unknown misses.
+        base_item_vocab: the item vocabulary of a model to warm-start (see ``xsell.training.warm_start``):
+            its ids keep their indices and the items new in this data's training part are appended.
+        feedback: explicit feedback answers (a table, or a callable taking the loaded ``Interactions`` and
+            returning one, e.g. the synthetic shop's survey); default: the data's own ``feedback`` table.
+            Causal training batches then carry up to ``feedback_per_event`` answers per position.
+        token_hash_buckets: encode token-list item features (title tokens) by the hashing trick into this
+            many buckets (unseen tokens still get embeddings), instead of a vocabulary (None).
+        context_features: per-event context columns (``device``, ``time_of_day``, the derived
+            ``session_length``) carried in ``SequenceBatch.context`` (see :mod:`xsell.data.context`).
+        user_features: user-table columns (``segment``, a behavioural segment) carried in
+            ``SequenceBatch.user_features``.
+        segments: a callable ``(training events, item table or None) -> user table`` (e.g.
+            :class:`xsell.data.segmentation.BehaviouralSegments`) whose columns join the user table; it sees
+            the training part only, so a segment never uses an evaluation event.
         min_user_events / min_item_events / drop_duplicates / session_gap_seconds / cutoff /
             validation_cutoff: passed to :func:`xsell.data.pipeline.prepare_split`.
     """
@@ -198,8 +259,16 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         eval_batch_size: int = 128,
         objective: Objective = "causal",
         mask_prob: float = 0.2,
+        window_stride: int | None = None,
         item_features: Sequence[str] = (),
         catalog_items: bool = False,
+        base_item_vocab: Vocabulary | None = None,
+        feedback: pl.DataFrame | Callable[[Interactions], pl.DataFrame] | None = None,
+        feedback_per_event: int = 4,
+        token_hash_buckets: int | None = None,
+        context_features: Sequence[str] = (),
+        user_features: Sequence[str] = (),
+        segments: Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame] | None = None,
         event_types: EventTypes | Sequence[str] | None = None,
         min_user_events: int = 0,
         min_item_events: int = 0,
@@ -221,8 +290,17 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.objective = objective
         self.mask_prob = mask_prob
+        self.window_stride = window_stride
         self.item_feature_columns = list(item_features)
         self.catalog_items = catalog_items
+        self.base_item_vocab = base_item_vocab
+        self.feedback_source = feedback
+        self.feedback_per_event = feedback_per_event
+        self.feedback: EncodedFeedback | None = None
+        self.token_hash_buckets = token_hash_buckets
+        self.context_columns = list(context_features)
+        self.user_feature_columns = list(user_features)
+        self.segments = segments
         if event_types is None or isinstance(event_types, EventTypes):
             self.event_types = event_types or DEFAULT_EVENT_TYPES
         else:
@@ -239,6 +317,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.split: Split | None = None
         self.log: EncodedLog | None = None
         self.item_features: FeatureTable | None = None
+        self.user_features: FeatureTable | None = None
 
     # -- sizes the models need -------------------------------------------------------------------
     @property
@@ -255,6 +334,26 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
     def num_event_types(self) -> int:
         return self.event_types.size
 
+    @property
+    def context_specs(self) -> list[FeatureSpec]:
+        """One spec per column of ``SequenceBatch.context`` (empty without context)."""
+        self._require_setup()
+        return list(self.log.context_specs)
+
+    def request_values(self) -> dict[str, dict[str, list[str]]]:
+        """What the ids of ``SequenceBatch.context`` / ``user_features`` mean: per column, the values of ids
+        2, 3, .. (0 padding, 1 unknown), e.g. ``{"context": {"device": ["mobile", ...]}, "user": {...}}``;
+        a serving client encodes requests with it (it is recorded in the bundle manifest)."""
+        self._require_setup()
+        context = {s.name: values for s, values in zip(self.log.context_specs, self.log.context_values, strict=True)}
+        user = {} if self.user_features is None else dict(self.user_features.values)
+        return {"context": context, "user": user}
+
+    @property
+    def user_specs(self) -> list[FeatureSpec]:
+        """How the columns of ``SequenceBatch.user_features`` group into features (empty without)."""
+        return [] if self.user_features is None else list(self.user_features.specs)
+
     def item_counts(self) -> torch.Tensor:
         """``[num_items]`` training events per item index (for popularity samplers and baselines)."""
         self._require_setup()
@@ -267,27 +366,55 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         data = self.source if isinstance(self.source, Interactions) else self.source()
         self.data = data
         self.split = prepare_split(data, **self.split_options)
+        if self.segments is not None:  # computed on training events only
+            data = replace(data, users=_join_users(data.users, self.segments(self.split.train, data.items)))
+            self.data = data
         item_vocab = None
+        if self.base_item_vocab is not None:  # warm start: old indices kept, new training items appended
+            item_vocab = self.base_item_vocab.grow(Vocabulary.fit(self.split.train.get_column(ITEM), name=ITEM).ids)
         if self.catalog_items:
             if data.items is None:
                 raise ValueError(f"catalog_items=True but {data.name} has no item table")
-            trained = Vocabulary.fit(self.split.train.get_column(ITEM), name=ITEM)
+            trained = (item_vocab if item_vocab is not None
+                       else Vocabulary.fit(self.split.train.get_column(ITEM), name=ITEM))
             item_vocab = trained.grow(data.items.get_column(ITEM).cast(str).sort())
-        self.log = encode_split(self.split, event_types=self.event_types, item_vocab=item_vocab)
+        self.log = encode_split(self.split, event_types=self.event_types, item_vocab=item_vocab,
+                                context_columns=self.context_columns)
         if self.item_feature_columns:
             if data.items is None:
                 raise ValueError(f"item_features={self.item_feature_columns} but {data.name} has no item table")
             self.item_features = build_feature_table(
-                data.items, ITEM, self.log.item_vocab, self.item_feature_columns, source=data.name
+                data.items, ITEM, self.log.item_vocab, self.item_feature_columns,
+                hash_buckets=self.token_hash_buckets, source=data.name,
             )
+        if self.user_feature_columns:
+            if data.users is None:
+                raise SchemaError(f"user_features={self.user_feature_columns} but the data has no user table",
+                                  source=data.name, column=self.user_feature_columns[0])
+            self.user_features = build_feature_table(
+                data.users, USER, self.log.user_vocab, self.user_feature_columns, source=data.name
+            )
+        feedback = self.feedback_source if self.feedback_source is not None else data.feedback
+        if callable(feedback):
+            feedback = feedback(data)
+        if feedback is not None:
+            if self.objective != "causal":
+                raise ValueError("explicit feedback is used by causal training only (the model's objective is "
+                                 f"{self.objective!r})")
+            self.feedback = encode_feedback(feedback, self.split, self.log.item_vocab, self.feedback_per_event,
+                                            source=f"feedback of {data.name}")
         shift = 1 if self.objective == "causal" else 0
         self.train_set = TrainingWindows(
-            pack_training_windows(self.log, self.max_len, shift=shift), self.item_features, self.objective,
-            mask_index=len(self.log.item_vocab), mask_prob=self.mask_prob, seed=self.seed,
+            pack_training_windows(self.log, self.max_len, shift=shift, rows=self.feedback is not None,
+                                  stride=self.window_stride),
+            self.item_features, self.objective,
+            mask_index=len(self.log.item_vocab), mask_prob=self.mask_prob, seed=self.seed, feedback=self.feedback,
+            user_features=self.user_features, stride=self.window_stride,
         )
         self.val_set = EvaluationTargets(self.log, pack_targets(self.log, VALIDATION, self.max_len),
-                                         self.item_features)
-        self.test_set = EvaluationTargets(self.log, pack_targets(self.log, TEST, self.max_len), self.item_features)
+                                         self.item_features, self.user_features)
+        self.test_set = EvaluationTargets(self.log, pack_targets(self.log, TEST, self.max_len), self.item_features,
+                                          self.user_features)
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed + self._epochs_served)
@@ -327,4 +454,16 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
             "test_targets": len(self.test_set),
             "max_len": self.max_len,
             "objective": self.objective,
+            "context_features": [s.name for s in self.log.context_specs],
+            "user_features": [s.name for s in self.user_specs],
+            **({"request_values": self.request_values()} if self.log.context_specs or self.user_specs else {}),
+            **({} if self.feedback is None else {"feedback_answers_used": self.feedback.used}),
         }
+
+
+def _join_users(users: pl.DataFrame | None, computed: pl.DataFrame) -> pl.DataFrame:
+    """The user table with ``computed``'s columns (keyed by ``user_id``) added or replaced."""
+    if users is None:
+        return computed
+    kept = [c for c in users.columns if c == USER or c not in computed.columns]
+    return users.select(kept).join(computed, on=USER, how="left", maintain_order="left")

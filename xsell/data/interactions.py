@@ -21,6 +21,7 @@ class Interactions:
         users: user feature table keyed by ``user_id``, or None.
         name: where the data came from (file path or generator name), used in messages.
         ground_truth: what a simulator planted (the synthetic shop's complement pairs, segments), or None.
+        feedback: explicit feedback answers (see :mod:`xsell.data.feedback`), or None.
     """
 
     events: pl.DataFrame
@@ -28,6 +29,7 @@ class Interactions:
     users: pl.DataFrame | None = None
     name: str = "interactions"
     ground_truth: Any = field(default=None, repr=False)
+    feedback: pl.DataFrame | None = field(default=None, repr=False)
 
     @property
     def num_events(self) -> int:

@@ -20,11 +20,14 @@ from pathlib import Path
 
 import polars as pl
 
+from xsell.data.feedback import validate_feedback
 from xsell.data.interactions import Interactions
 from xsell.data.schema import (
+    ANCHOR,
     EVENT,
     ID_DTYPE,
     ITEM,
+    RECOMMENDED,
     REQUIRED_COLUMNS,
     SESSION,
     TIMESTAMP,
@@ -65,9 +68,10 @@ def read_events(
     context: Sequence[str] = (),
     items: str | Path | None = None,
     users: str | Path | None = None,
+    feedback: str | Path | None = None,
     separator: str = ",",
 ) -> Interactions:
-    """Read a Parquet or CSV event log (plus optional item / user feature tables).
+    """Read a Parquet or CSV event log (plus optional item / user feature tables and feedback answers).
 
     Args:
         path: the event log. The format comes from the suffix (``.parquet``/``.pq``; ``.csv``, ``.tsv``
@@ -79,6 +83,7 @@ def read_events(
         context: canonical names of extra event columns to keep (``["device"]``); each must be present.
         items: optional item feature table (parquet or csv) keyed by ``item_id``.
         users: optional user feature table (parquet or csv) keyed by ``user_id``.
+        feedback: optional explicit feedback table (see :func:`read_feedback`; the same ``columns`` mapping).
         separator: field separator of a CSV/TXT file (``.tsv`` files and ``format="tsv"`` use a tab).
 
     Returns:
@@ -129,7 +134,26 @@ def read_events(
         items=None if items is None else _read_feature_table(items, ITEM, mapping, separator),
         users=None if users is None else _read_feature_table(users, USER, mapping, separator),
         name=source,
+        feedback=None if feedback is None else read_feedback(feedback, mapping, separator=separator),
     )
+
+
+def read_feedback(
+    path: str | Path, columns: Mapping[str, str] | None = None, *, format: str | None = None, separator: str = ","
+) -> pl.DataFrame:
+    """Read an explicit feedback table (parquet or csv): ``user_id``, ``anchor_item_id``,
+    ``recommended_item_id``, ``helpful`` (Boolean or 0/1) and ``timestamp`` (integer seconds).
+
+    ``columns`` maps foreign names onto those (names it does not find are ignored). Raises
+    ``FileNotFoundError``, ``FormatError``, ``SchemaError`` (naming the file, the column and the rows) or
+    ``EmptyDataError`` as :func:`xsell.data.feedback.validate_feedback` says.
+    """
+    path = _existing_file(path)
+    source = str(path)
+    mapping = dict(columns or {})
+    lazy = _scan_table(path, format, separator, string_columns=_foreign_names(mapping, (USER, ANCHOR, RECOMMENDED)))
+    lazy, _ = _rename(lazy, _column_names(lazy, source), mapping, source)
+    return validate_feedback(_collect(lazy, source), source)
 
 
 def read_atomic(path: str | Path) -> Interactions:

@@ -19,6 +19,10 @@ ITEM = "item_id"
 TIMESTAMP = "timestamp"
 EVENT = "event"
 SESSION = "session_id"
+# Explicit feedback tables (``xsell.data.feedback``): user, anchor, recommended item, helpful, timestamp.
+ANCHOR = "anchor_item_id"
+RECOMMENDED = "recommended_item_id"
+HELPFUL = "helpful"
 
 REQUIRED_COLUMNS = (USER, ITEM, TIMESTAMP)
 ID_DTYPE = pl.String

@@ -6,16 +6,21 @@ per-sample Python objects, so a 10M-event log packs in seconds.
 Layout conventions (shared by every model):
 - sequences are left-padded with 0 so that the most recent event is always in the last column;
 - item, event-type and feature indices use the vocabulary convention (0 padding, 1 unknown, 2.. known);
-- time gaps are log2 buckets of the seconds since the user's previous event (0 padding, 1 first event).
+- time gaps are log2 buckets of the seconds since the user's previous event (0 padding, 1 first event);
+- context ids (device, time of day, session length so far; see :mod:`xsell.data.context`) sit in a last
+  axis of ``C`` columns beside the items (``C = 0`` when no context column is used).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from xsell.data.context import encode_context
+from xsell.data.features import FeatureSpec
 from xsell.data.preprocess import POSITION
 from xsell.data.schema import DEFAULT_EVENT_TYPES, EVENT, ITEM, PAD_INDEX, TIMESTAMP, USER, EventTypes
 from xsell.data.splits import PART, TEST, TRAIN, VALIDATION, Split
@@ -39,6 +44,9 @@ class EncodedLog:
     user_vocab: Vocabulary
     event_types: EventTypes
     has_events: bool
+    context: np.ndarray | None = None  # [E, C] int32 context ids, or None without context columns
+    context_specs: list[FeatureSpec] = field(default_factory=list)
+    context_values: list[list[str]] = field(default_factory=list)  # per column, the values of ids 2, 3, ..
 
     def __len__(self) -> int:
         return len(self.item)
@@ -60,8 +68,10 @@ def encode_split(
     *,
     event_types: EventTypes = DEFAULT_EVENT_TYPES,
     item_vocab: Vocabulary | None = None,
+    context_columns: Sequence[str] = (),
 ) -> EncodedLog:
-    """Encode ids with vocabularies fitted on the training part only (or the given item vocabulary).
+    """Encode ids with vocabularies fitted on the training part only (or the given item vocabulary), and
+    the ``context_columns`` of every event (see :func:`xsell.data.context.encode_context`).
 
     Targets whose item never occurs in training map to the unknown index: they stay in the evaluation and
     count as misses, as they would in production.
@@ -82,6 +92,8 @@ def encode_split(
     user = frame.get_column("user").to_numpy()
     position = frame.get_column(POSITION).to_numpy().astype(np.int64)
     user_start = np.arange(len(user), dtype=np.int64) - position
+    context, context_specs, context_values = (encode_context(events, context_columns) if context_columns
+                                              else (None, [], []))
     return EncodedLog(
         user=user.astype(np.int32),
         item=frame.get_column("item").to_numpy().astype(np.int32),
@@ -93,6 +105,9 @@ def encode_split(
         user_vocab=user_vocab,
         event_types=event_types,
         has_events=has_events,
+        context=context,
+        context_specs=context_specs,
+        context_values=context_values,
     )
 
 
@@ -104,6 +119,8 @@ class PackedSequences:
     events: np.ndarray  # [W, T] int8
     time_gaps: np.ndarray  # [W, T] int8
     users: np.ndarray  # [W] int32
+    context: np.ndarray | None = None  # [W, T, C] int32 context ids of each event, or None
+    rows: np.ndarray | None = None  # [W, T] int64 row of each event in the flat log (-1 padding), if asked for
 
     def __len__(self) -> int:
         return len(self.users)
@@ -121,18 +138,28 @@ class PackedTargets:
     target_event: np.ndarray  # [N] int8
     seen_start: np.ndarray  # [N] int64: the full history is log.item[seen_start:row]
     row: np.ndarray  # [N] int64 index of the target in the flat log
+    context: np.ndarray | None = None  # [N, L, C] int32 context ids of the history events, or None
+    target_context: np.ndarray | None = None  # [N, C] int32 context of the target (the request), or None
 
     def __len__(self) -> int:
         return len(self.target)
 
 
-def pack_training_windows(log: EncodedLog, max_len: int, *, shift: int = 1) -> PackedSequences:
+def pack_training_windows(log: EncodedLog, max_len: int, *, shift: int = 1, rows: bool = False,
+                          stride: int | None = None) -> PackedSequences:
     """Cut every user's training events into windows of ``max_len + shift`` events.
 
     With ``shift=1`` (causal training) a window's first ``max_len`` items are inputs and its last
     ``max_len`` are next-item labels; windows are laid back from the most recent event so that every
     training event is a label exactly once. With ``shift=0`` (Cloze training) windows do not overlap.
-    Users with fewer than ``shift + 1`` training events give no window.
+    Users with fewer than ``shift + 1`` training events give no window. ``rows=True`` also records each
+    event's row in the log (to join per-event data such as explicit feedback).
+
+    ``stride`` (causal only, ``1 <= stride <= max_len``; default ``max_len``) lays windows back every
+    ``stride`` events instead: windows overlap, and only the last ``stride`` labels of each window are
+    trained (see ``TrainingWindows``), so every training event is still a label exactly once but sees at
+    least ``max_len - stride + 1`` earlier events when the user has them. ``stride=1`` is the one-target-per-
+    prefix scheme of RecBole and GRU4Rec's data augmentation; it costs ``max_len / stride`` times the compute.
     """
     train_rows = np.flatnonzero(log.part == TRAIN)
     users = log.user[train_rows]
@@ -140,10 +167,13 @@ def pack_training_windows(log: EncodedLog, max_len: int, *, shift: int = 1) -> P
     boundaries = np.flatnonzero(np.diff(users, prepend=-1, append=-1))
     starts, ends = train_rows[boundaries[:-1]], train_rows[boundaries[1:] - 1] + 1
     lengths = ends - starts
-    n_windows = np.maximum(np.ceil((lengths - shift) / max_len).astype(np.int64), 0)
+    stride = max_len if stride is None else stride
+    if not 1 <= stride <= max_len or (shift == 0 and stride != max_len):
+        raise ValueError(f"stride must be in [1, max_len={max_len}] and equal max_len for Cloze windows, got {stride}")
+    n_windows = np.maximum(np.ceil((lengths - shift) / stride).astype(np.int64), 0)
     window_user = np.repeat(np.arange(len(starts)), n_windows)
     step = np.arange(n_windows.sum()) - np.repeat(np.cumsum(n_windows) - n_windows, n_windows)
-    window_end = ends[window_user] - step * max_len  # exclusive
+    window_end = ends[window_user] - step * stride  # exclusive
     width = max_len + shift
     index = window_end[:, None] - width + np.arange(width)[None, :]  # [W, T]
     valid = index >= starts[window_user][:, None]
@@ -153,6 +183,8 @@ def pack_training_windows(log: EncodedLog, max_len: int, *, shift: int = 1) -> P
         events=np.where(valid, log.event[index], PAD_INDEX).astype(np.int8),
         time_gaps=np.where(valid, log.time_gap[index], PAD_INDEX).astype(np.int8),
         users=log.user[starts[window_user]],
+        context=_gather_context(log, index, valid),
+        rows=np.where(valid, index, -1) if rows else None,
     )
 
 
@@ -160,7 +192,13 @@ def pack_targets(log: EncodedLog, part: int, max_len: int) -> PackedTargets:
     """Histories (the last ``max_len`` earlier events of the same user) and targets of one split part."""
     if part not in (VALIDATION, TEST):
         raise ValueError(f"part must be validation ({VALIDATION}) or test ({TEST}), got {part}")
-    rows = np.flatnonzero(log.part == part)
+    return pack_rows(log, np.flatnonzero(log.part == part), max_len)
+
+
+def pack_rows(log: EncodedLog, rows: np.ndarray, max_len: int) -> PackedTargets:
+    """Histories (the last ``max_len`` earlier events of the same user) of the events at ``rows`` of the flat
+    log, each event being the target of its row."""
+    rows = np.asarray(rows, dtype=np.int64)
     seen_start = log.user_start[rows]
     index = rows[:, None] - max_len + np.arange(max_len)[None, :]  # [N, L]
     valid = index >= seen_start[:, None]
@@ -174,7 +212,16 @@ def pack_targets(log: EncodedLog, part: int, max_len: int) -> PackedTargets:
         target_event=log.event[rows],
         seen_start=seen_start,
         row=rows,
+        context=_gather_context(log, index, valid),
+        target_context=None if log.context is None else log.context[rows],
     )
+
+
+def _gather_context(log: EncodedLog, index: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """``[N, T, C]`` context ids of the events at ``index`` ``[N, T]``, padding where not ``valid``."""
+    if log.context is None:
+        return None
+    return np.where(valid[..., None], log.context[index], PAD_INDEX).astype(np.int32)
 
 
 def seen_items(log: EncodedLog, targets: PackedTargets, rows: np.ndarray) -> np.ndarray:

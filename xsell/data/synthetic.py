@@ -32,6 +32,11 @@ The generative story
    Session starts spread each user over part of ``days`` days from ``start``, following a diurnal profile
    (busy evenings, quiet nights); ``time_of_day`` is read off the timestamp hour (UTC). The session device
    is the user's preferred one with probability 0.75, else drawn from a time-of-day-dependent mix.
+   By default the context does not change what is bought. With ``context_effect > 0`` it does: every
+   (device, time of day) cell has a category of its own (drawn among categories that trigger no
+   follow-up), and a browse episode that triggers no follow-up is, with probability ``context_effect``,
+   about its session's cell category instead (its items redrawn; a second random stream, so the default
+   log is unchanged).
 5. **Exact size.** Blocks are drawn until every user's budget is covered; each user's history is then cut
    at the budget (only the tail of the last episode can be lost, so the funnel order always holds).
 
@@ -45,6 +50,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -160,6 +166,64 @@ class ShopGroundTruth:
         rows = self.complements.filter(pl.col("antecedent") == category).sort("probability", descending=True)
         return rows.get_column("consequent").to_list()
 
+    def affinity(self, anchor_items: Any, recommended_items: Any) -> np.ndarray:
+        """Ground-truth affinity of recommending ``recommended_items`` to a customer whose anchor is ``anchor_items``.
+
+        The affinity of item ``j`` for anchor ``i`` is the planted probability that a purchase of ``i``'s
+        category is followed by an episode of ``j``'s category (``complements.probability``, i.e.
+        ``complement_prob`` times the pair's share), so it lies in [0, 1]; same-category and unrelated items
+        score 0. Only categories matter: every item of a complement category is equally helpful.
+
+        Args:
+            anchor_items: item ids (a string, a sequence or an array; e.g. the item just bought or carted).
+            recommended_items: item ids broadcastable against ``anchor_items`` (``[N]`` against ``[N]``, or
+                ``[N, K]`` against ``[N, 1]`` for top-K lists).
+
+        Returns:
+            float64 array of the broadcast shape, values in [0, 1].
+
+        Raises:
+            KeyError: when an id is not in the catalog (naming how many and a few of them).
+
+        Example::
+
+            truth.affinity([camera, camera], [memory_card, tent])  # array([0.49, 0.  ]) (item ids of those)
+        """
+        anchor = self._category_index(anchor_items)
+        recommended = self._category_index(recommended_items)
+        return self._affinity_matrix[anchor, recommended]
+
+    @cached_property
+    def _category_lookup(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Sorted item ids, their category index, and the category names."""
+        frame = self.item_category.sort(ITEM)
+        names = sorted(set(frame.get_column("category").to_list())
+                       | set(self.complements.get_column("antecedent").to_list())
+                       | set(self.complements.get_column("consequent").to_list()))
+        codes = frame.get_column("category").replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)
+        return frame.get_column(ITEM).to_numpy().astype(str), codes.to_numpy(), names
+
+    @cached_property
+    def _affinity_matrix(self) -> np.ndarray:
+        """``[C, C]`` planted probability of antecedent category (row) -> consequent category (column)."""
+        names = self._category_lookup[2]
+        index = {name: k for k, name in enumerate(names)}
+        matrix = np.zeros((len(names), len(names)))
+        rows = [index[a] for a in self.complements.get_column("antecedent").to_list()]
+        columns = [index[c] for c in self.complements.get_column("consequent").to_list()]
+        matrix[rows, columns] = self.complements.get_column("probability").to_numpy()
+        return matrix
+
+    def _category_index(self, items: Any) -> np.ndarray:
+        ids, codes, _ = self._category_lookup
+        items = np.asarray(items).astype(str)
+        position = np.minimum(np.searchsorted(ids, items), ids.size - 1)
+        unknown = ids[position] != items
+        if unknown.any():
+            examples = sorted(set(items[unknown].ravel().tolist()))[:5]
+            raise KeyError(f"{int(unknown.sum())} item id(s) not in the shop's catalog, e.g. {examples}")
+        return codes[position]
+
 
 def synthetic_shop(
     n_events: int = 100_000,
@@ -176,6 +240,7 @@ def synthetic_shop(
     popularity_exponent: float = 1.0,
     start: str = "2024-01-01",
     days: int = 182,
+    context_effect: float = 0.0,
 ) -> Interactions:
     """Simulate an online shop with planted complementary categories (see the module docstring).
 
@@ -193,6 +258,8 @@ def synthetic_shop(
         popularity_exponent: Zipf exponent of item popularity within a category.
         start: first day (ISO date, UTC midnight) of the simulated period.
         days: length of the period over which users' sessions are spread (the heaviest users spill over).
+        context_effect: probability that a browse episode (one that triggers no follow-up) is about the
+            category of its session's (device, time of day) cell; 0 (default): context changes nothing.
 
     Returns:
         ``Interactions`` with ``events`` (``user_id``, ``item_id``, ``timestamp``, ``event``, ``session_id``,
@@ -218,7 +285,10 @@ def synthetic_shop(
         "complement_prob": complement_prob, "complement_same_session": complement_same_session,
         "complement_delay": complement_delay, "favorite_prob": favorite_prob,
         "popularity_exponent": popularity_exponent, "start": start, "days": days,
+        "context_effect": context_effect,
     }
+    if not 0.0 <= context_effect <= 1.0:
+        raise ValueError(f"context_effect must be a probability in [0, 1], got {context_effect}")
     rng = np.random.default_rng(seed)
     catalog = _make_catalog(rng, n_items, n_categories, popularity_exponent)
     users = _make_users(rng, n_users, mix, catalog.category_weights)
@@ -228,6 +298,11 @@ def synthetic_shop(
     episodes = _order_episodes(blocks, budget)
     events = _expand_events(rng, episodes, users, catalog, n_events)
     clock = _make_clock(rng, episodes, events, users, days)
+    if context_effect > 0:
+        events, cells = _apply_context(np.random.default_rng([seed, 1]), context_effect, episodes, events, users,
+                                       catalog, clock)
+        params["context_categories"] = {f"{DEVICE_NAMES[d]}/{TIME_OF_DAY_NAMES[t]}": catalog.names[cells[d, t]]
+                                        for d in range(len(DEVICE_NAMES)) for t in range(len(TIME_OF_DAY_NAMES))}
 
     start_ts = int(datetime.combine(date.fromisoformat(start), datetime.min.time(), timezone.utc).timestamp())
     user_ids = _ids("u", n_users)
@@ -659,6 +734,25 @@ def _make_clock(rng: np.random.Generator, episodes: _Episodes, events: _Events, 
     return _Clock(timestamp=timestamp, session=session, n_sessions=n_sessions,
                   device=device.astype(np.uint8)[session],
                   time_of_day=((timestamp % _DAY) // (6 * 3600)).astype(np.uint8))
+
+
+def _apply_context(rng: np.random.Generator, effect: float, episodes: _Episodes, events: _Events, users: _Users,
+                   catalog: _Catalog, clock: _Clock) -> tuple[_Events, np.ndarray]:
+    """Move a share ``effect`` of the browse episodes that trigger nothing to their context cell's category
+    and redraw their items; returns the new events and the ``[device, time of day]`` cell categories."""
+    triggers = np.zeros(episodes.user.size, dtype=bool)
+    triggers[episodes.followup_of[episodes.followup_of >= 0]] = True
+    free = np.setdiff1d(np.arange(len(catalog.names)), catalog.pair_antecedent)
+    cells = rng.choice(free, size=(len(DEVICE_NAMES), len(TIME_OF_DAY_NAMES)))
+    first = episodes.start  # the context of an episode is that of its first event
+    cell_category = cells[clock.device[first], clock.time_of_day[first]]
+    moved = (episodes.followup_of < 0) & ~triggers & (rng.random(episodes.user.size) < effect)
+    category = np.where(moved, cell_category, episodes.category)
+    redrawn = _expand_events(rng, _Episodes(**{**episodes.__dict__, "category": category}), users, catalog,
+                             events.episode.size)
+    item = np.where(moved[events.episode], redrawn.item, events.item).astype(np.int32)
+    episodes.category[:] = category  # the ground truth reads the final categories
+    return _Events(episode=events.episode, item=item, code=events.code), cells
 
 
 # ------------------------------------------------------------------------------------------ ground truth

@@ -15,7 +15,7 @@ A later two-tower bundle adds ``index.faiss`` to the same layout (and to the man
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -33,7 +33,7 @@ from xsell.errors import BundleError
 from xsell.export import manifest as mf
 from xsell.export.card import render_card
 from xsell.export.parity import check_parity, eager_topk, random_histories
-from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, to_exported_program, to_torchscript
+from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, request_inputs, to_exported_program, to_torchscript
 from xsell.export.scorer import TopKScorer
 
 PARITY_K = 10
@@ -45,14 +45,14 @@ def parity_batches(scorer: TopKScorer, seed: int = 0) -> list[dict[str, Tensor]]
     context = {name: size for name, size in (("events", scorer.num_event_types),
                                               ("time_gaps", scorer.num_time_gap_buckets)) if size > 0}
     return random_histories(scorer.num_items, [(1, scorer.max_len), (5, scorer.max_len + 4), (4, 2)],
-                            context=context, seed=seed)
+                            context=context, request=request_inputs(scorer), seed=seed)
 
 
 def reference(scorer: TopKScorer):
     """The eager model's own top-k with the scorer's rules (see :func:`~xsell.export.parity.eager_topk`)."""
     def topk(items: Tensor, k: int, exclude: Tensor | None = None, **context: Tensor):
         return eager_topk(scorer.model, scorer.prior, items, k, exclude, **context,
-                          exclude_history=scorer.exclude_history)
+                          exclude_history=scorer.exclude_history, rules=scorer.rules)
     return topk
 
 
@@ -93,11 +93,13 @@ def write_bundle(
                 "inputs": ["items", "k", "exclude", *_context_inputs(scorer)],
                 "outputs": ["indices", "scores"],
                 "context_inputs": _context_inputs(scorer),
+                "request_inputs": request_inputs(scorer),  # [B, C] inputs: table size of each column
                 "pad_index": PAD_INDEX,
                 "unknown_index": UNKNOWN_INDEX,
                 "num_items": scorer.num_items,
                 "max_len": scorer.max_len,
                 "exclude_history": scorer.exclude_history,
+                "rules": scorer.rules.describe(),
                 "export_example_shape": list(EXPORT_EXAMPLE_SHAPE),
             },
             "parity": {name: result.to_dict() for name, result in parity.items()},
@@ -109,7 +111,8 @@ def write_bundle(
 
 
 def _context_inputs(scorer: TopKScorer) -> list[str]:
-    return [name for name, used in (("events", scorer.uses_events), ("time_gaps", scorer.uses_time_gaps)) if used]
+    return [name for name, used in (("events", scorer.uses_events), ("time_gaps", scorer.uses_time_gaps),
+                                    ("context", scorer.uses_context), ("user", scorer.uses_user)) if used]
 
 
 def _load_scripted(folder: Path) -> torch.jit.ScriptModule:
@@ -158,16 +161,33 @@ class Bundle:
         """Top-``k`` ``(item_id, score)`` per history of original ids, with the TorchScript scorer.
 
         ``context``: ``events`` / ``time_gaps`` ``[B, L]`` aligned with :meth:`encode`'s output when the
-        model reads them (default: the unknown event type / first-event bucket at every history item).
+        model reads them (default: the unknown event type / first-event bucket at every history item), and
+        the request's ``context`` / ``user`` ids ``[B, C]`` (see :meth:`encode_request`; default unknown).
         """
         items = self.encode(histories)  # [B, L]
+        request = self.manifest["scorer"].get("request_inputs", {})
         for name in self.manifest["scorer"]["context_inputs"]:
-            context.setdefault(name, torch.where(items > PAD_INDEX, UNKNOWN_INDEX, PAD_INDEX))
+            if name in request:
+                context.setdefault(name, torch.full((len(items), len(request[name])), UNKNOWN_INDEX, dtype=torch.long))
+            else:
+                context.setdefault(name, torch.where(items > PAD_INDEX, UNKNOWN_INDEX, PAD_INDEX))
         with torch.no_grad():
             indices, scores = self.scorer(items, k, None, **context)
         decoded = self.vocabulary.decode
         return [[(item, float(s)) for item, s in zip(decoded(row), score_row, strict=True) if item is not None]
                 for row, score_row in zip(indices.tolist(), scores.tolist(), strict=True)]
+
+
+    def encode_request(self, name: str, rows: Sequence[Mapping[str, str]]) -> Tensor:
+        """Request values -> ``[B, C]`` int64 ids for ``recommend(..., context=...)`` (``name="context"``,
+        e.g. ``[{"device": "mobile", "time_of_day": "evening", "session_length": "0"}]``) or ``user=``:
+        values the training data never had, and columns a row leaves out, read as unknown."""
+        data = self.manifest["data"]
+        columns = data["context_features" if name == "context" else "user_features"]
+        values = data.get("request_values", {}).get(name, {})
+        index = {column: {v: i + FIRST_INDEX for i, v in enumerate(values.get(column, []))} for column in columns}
+        return torch.tensor([[index[c].get(str(row.get(c)), UNKNOWN_INDEX) for c in columns] for row in rows],
+                            dtype=torch.long).reshape(len(rows), len(columns))
 
 
 def load_bundle(path: str | Path) -> Bundle:

@@ -18,6 +18,13 @@ def _metrics_table(metrics: dict[str, Any] | None) -> str:
     return "\n".join(rows) + "\n\nFull ranking over the whole catalog (leave-one-out targets of the training data)."
 
 
+def _rules_line(rules: list[dict[str, Any]] | None) -> str:
+    if not rules:
+        return "No cross-sell rules are compiled into the scorer."
+    names = ", ".join(f"`{rule['rule']}`" for rule in rules)
+    return f"Cross-sell rules compiled into the scorer, applied before the top-k: {names} (see `manifest.json`)."
+
+
 def render_card(manifest: dict[str, Any]) -> str:
     """Markdown model card from a manifest (before its ``files`` entry is filled in)."""
     model, scorer, data = manifest["model"], manifest["scorer"], manifest["data"]
@@ -58,6 +65,7 @@ read). Indices outside the catalog count as the unknown item. A history without 
 training popularity prior. Padding, the unknown item and{' the history items' if scorer['exclude_history'] else ''}
 are never recommended; `exclude` removes more. Scores are unnormalised model scores (prior frequencies for
 empty histories); `-inf` marks a slot with no eligible item left. Wrong dtypes or ranks are rejected.
+{_rules_line(scorer.get('rules'))}
 
 ## Parity with the trained model (checked at export)
 

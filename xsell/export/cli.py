@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 
@@ -20,12 +21,16 @@ from xsell.train import CONFIG_DIR
 def run(cfg: DictConfig) -> Path:
     """Export ``cfg.ckpt`` to ``cfg.out`` (default ``<run>/bundle``), reload it verified, print a summary
     and, when ``cfg.history`` is given, its top ``cfg.k`` items."""
-    out = export_checkpoint(cfg.ckpt, cfg.out, overwrite=cfg.overwrite)
+    rules = instantiate(cfg.rules) if cfg.get("rules") else None  # configs/rules/<name>.yaml
+    out = export_checkpoint(cfg.ckpt, cfg.out, overwrite=cfg.overwrite, rules=rules)
     bundle = load_bundle(out)
     console = Console()
     for name, result in bundle.manifest["parity"].items():
         console.print(f"{name}: top-{result['k']} of {result['rows']} histories identical to the eager model: "
                       f"{result['index_mismatches'] == 0}, max score difference {result['max_abs_diff']:.2e}")
+    for kind, rules in bundle.manifest.get("rules", {}).items():  # compiled / left_out
+        if rules:
+            console.print(f"cross-sell rules {kind.replace('_', ' ')}: {', '.join(r['rule'] for r in rules)}")
     if cfg.history:
         print_example(bundle, [str(i) for i in cfg.history], k=cfg.k, console=console)
     console.print(f"{bundle.manifest['model']['name']} bundle -> {out}")

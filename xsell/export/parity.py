@@ -30,22 +30,29 @@ def eager_topk(
     time_gaps: Tensor | None = None,
     *,
     exclude_history: bool = True,
+    rules: nn.Module | None = None,
+    context: Tensor | None = None,
+    user: Tensor | None = None,
 ) -> TopK:
     """The trained model's own top-k for ``[B, L]`` histories, with the scorer's serving rules.
 
     ``prior`` is the ``[N]`` popularity prior (see :func:`~xsell.export.scorer.popularity_prior`) used for
     rows without a known item; padding, the unknown item, history items (by default) and ``exclude``
-    (``[B, N]`` bool) are never recommended.
+    (``[B, N]`` bool) are never recommended. ``rules`` (``ScoreRules``, eager) rewrite the scores first.
+    ``context`` / ``user`` (``[B, C]`` / ``[B, K]``, ids within the model's tables) are the request's side.
     """
     catalog = model.item_embeddings()  # [N, D]
     num_items = catalog.shape[0]
     items = items.masked_fill((items < 0) | (items >= num_items), UNKNOWN_INDEX)  # [B, L]
     zeros = torch.zeros_like(items)
+    request = () if context is None and user is None else (context, user)  # models without a request side
     user = model.encode_sequence(items, zeros if events is None else events,
-                                 zeros if time_gaps is None else time_gaps)  # [B, D]
+                                 zeros if time_gaps is None else time_gaps, *request)  # [B, D]
     scores = user @ catalog.T  # [B, N]
     empty = (items < FIRST_INDEX).all(dim=1)  # [B]
     scores[empty] = prior
+    if rules is not None:
+        scores = rules(scores, items, zeros if events is None else events)
     scores[:, :FIRST_INDEX] = float("-inf")
     if exclude_history:
         rows = torch.arange(len(items)).unsqueeze(1).expand_as(items)  # [B, L]
@@ -122,11 +129,13 @@ def random_histories(
     shapes: Sequence[tuple[int, int]],
     *,
     context: dict[str, int] | None = None,
+    request: dict[str, Sequence[int]] | None = None,
     seed: int = 0,
 ) -> list[dict[str, Tensor]]:
     """One batch per ``(batch, length)`` of random histories: random lengths (some empty), about 5% unknown
-    items and 2% indices outside the catalog, an exclusion mask on about 1% of the items, and random
-    ``context`` values (``{"events": table size, ...}``) at the non-padding positions."""
+    items and 2% indices outside the catalog, an exclusion mask on about 1% of the items, random
+    ``context`` values (``{"events": table size, ...}``) at the non-padding positions, and random ``[B, C]``
+    request ids (``{"context": [table size per column], "user": [...]}``, padding and unknown included)."""
     generator = torch.Generator().manual_seed(seed)
     batches = []
     for batch, length in shapes:
@@ -139,6 +148,8 @@ def random_histories(
         exclude = torch.rand(batch, num_items, generator=generator) < 0.01  # [B, N]
         extra = {name: torch.randint(1, size, (batch, length), generator=generator).masked_fill(
             items == PAD_INDEX, PAD_INDEX) for name, size in (context or {}).items()}
+        for name, sizes in (request or {}).items():
+            extra[name] = torch.stack([torch.randint(0, size, (batch,), generator=generator) for size in sizes], 1)
         batches.append({"items": items, "exclude": exclude, **extra})
     return batches
 

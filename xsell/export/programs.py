@@ -39,19 +39,28 @@ def example_inputs(scorer: TopKScorer, k: int = 10) -> tuple[tuple[Tensor, int, 
     exclude = torch.zeros(batch, scorer.num_items, dtype=torch.bool)  # [B, N]
     context = {name: torch.full_like(items, 2) for name, used in
                (("events", scorer.uses_events), ("time_gaps", scorer.uses_time_gaps)) if used}
+    for name, sizes in request_inputs(scorer).items():  # [B, C] request ids
+        context[name] = torch.full((batch, len(sizes)), 2, dtype=torch.long)
     return (items, k, exclude), context
+
+
+def request_inputs(scorer: TopKScorer) -> dict[str, list[int]]:
+    """``{"context": [table size per column], "user": [...]}`` for the request inputs the model reads."""
+    return {name: sizes.tolist() for name, used, sizes in (("context", scorer.uses_context, scorer.context_sizes),
+                                                          ("user", scorer.uses_user, scorer.user_sizes)) if used}
 
 
 def to_exported_program(scorer: TopKScorer) -> ExportedProgram:
     """``torch.export.export`` of the scorer with dynamic batch, history length and ``k``.
 
     Call the loaded program as ``program.module()(items, k, exclude)``, adding ``events=`` /
-    ``time_gaps=`` when the model reads them.
+    ``time_gaps=`` (``[B, L]``) and ``context=`` / ``user=`` (``[B, C]``) when the model reads them.
     """
     args, kwargs = example_inputs(scorer)
     batch, length = Dim("batch", min=1), Dim("history", min=1)
     history = {0: batch, 1: length}
     shapes = {"items": history, "k": Dim.DYNAMIC, "exclude": {0: batch, 1: Dim.STATIC}}
-    shapes.update({name: history for name in kwargs})
+    shapes.update({name: history if name in ("events", "time_gaps") else {0: batch, 1: Dim.STATIC}
+                   for name in kwargs})
     with torch.no_grad(), fx_config.patch(backed_size_oblivious=True):
         return torch.export.export(scorer.eval(), args, kwargs=kwargs, dynamic_shapes=shapes, strict=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from xsell.crosssell.catalog import ItemCatalog
+from xsell.crosssell.pipeline import build_pipeline
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.schema import ITEM
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
@@ -49,6 +53,7 @@ def export_model(
     metrics: dict[str, Any] | None = None,
     source: str | None = None,
     overwrite: bool = False,
+    rules: Mapping[str, Callable] | None = None,
 ) -> Path:
     """Write the bundle of a trained model (copied to CPU; the caller's model is untouched).
 
@@ -57,13 +62,21 @@ def export_model(
         config: the run's training config (resolved into the manifest; ``inputs`` says which context
             the model reads). metrics: the run's ``metrics.json`` content, if any.
         source: the checkpoint the weights came from (recorded). overwrite: replace an existing ``out``.
+        rules: cross-sell rule factories (the instantiated ``configs/rules/<name>.yaml``); those that read only
+            item tables are compiled into the scorer, the others (event types, whole-list rules) are left
+            out with a warning. Both lists are recorded in the manifest.
     """
     resolved = OmegaConf.to_container(config, resolve=True)
     inputs = resolved.get("inputs", {})
     eager = copy.deepcopy(model).cpu().eval().requires_grad_(False)
+    pipeline = build_pipeline(rules, ItemCatalog.of(datamodule)) if rules else None
+    if pipeline is not None and pipeline.left_out():
+        warnings.warn(f"rules not compiled into the scorer (apply them after it): {pipeline.left_out()}",
+                      stacklevel=2)
     scorer = TopKScorer(eager, datamodule.item_counts(),
                         num_event_types=datamodule.num_event_types if inputs.get("event_types") else 0,
-                        num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.get("time_gaps") else 0)
+                        num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.get("time_gaps") else 0,
+                        rules=None if pipeline is None else pipeline.compiled())
     summary = {k: v for k, v in datamodule.summary().items() if k != "columns"}
     manifest = {
         "model": {
@@ -79,14 +92,16 @@ def export_model(
         "config": resolved,
         "data": {**summary, "fingerprint": data_fingerprint(datamodule.log)},
         "metrics": None if metrics is None else {part: metrics.get(part) for part in ("val", "test")},
+        "rules": {"compiled": scorer.rules.describe(), "left_out": [] if pipeline is None else pipeline.left_out()},
     }
     return write_bundle(out, scorer, item_table(datamodule), manifest, overwrite=overwrite)
 
 
-def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
+def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwrite: bool = False,
+                      rules: Mapping[str, Callable] | None = None) -> Path:
     """Export a checkpoint of ``xsell.train``: the model and data are rebuilt from the run's
     ``config.yaml``, metrics come from its ``metrics.json`` when present; ``out`` defaults to
-    ``<run>/bundle``. Raises ``CheckpointError`` naming the file for a missing or corrupted checkpoint."""
+    ``<run>/bundle``; ``rules`` as in :func:`export_model`. Raises ``CheckpointError`` naming the file for a missing or corrupted checkpoint."""
     path = Path(ckpt)
     run = path.parent.parent
     config_path = run / "config.yaml"
@@ -95,7 +110,7 @@ def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwr
     metrics_path = run / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     return export_model(model, datamodule, config, out or run / "bundle", metrics=metrics, source=str(path),
-                        overwrite=overwrite)
+                        overwrite=overwrite, rules=rules)
 
 
 def example_history(datamodule: SequenceDataModule, row: int = 0) -> list[str]:

@@ -1,18 +1,23 @@
 """The interface every xsell model shares, so that scoring is one matrix product.
 
-- ``sequence_output(items, events, time_gaps) -> [B, L, D]``: a representation at every position
-  (what training losses use);
-- ``encode_sequence(...) -> [B, D]`` / ``encode(batch) -> [B, D]``: the representation that predicts the
-  next item after a history;
+- ``sequence_output(items, events, time_gaps, context=None, user=None) -> [B, L, D]``: a representation
+  at every position (what training losses use);
+- ``encode_sequence(items, events, time_gaps, context=None, user=None) -> [B, D]`` / ``encode(batch)``:
+  the representation that predicts the next item after a history;
 - ``item_embeddings() -> [N, D]``: the catalog's vectors (row 0 is padding, row 1 the unknown item).
 
 Scores are ``encode(batch) @ item_embeddings().T``, which is what the evaluation, the FAISS index and the
 exported scorer compute.
+
+A subclass writes ``history_output(items, events, time_gaps) -> [B, L, D]`` (what it reads from the
+history); the base class fuses the request's side (``RequestFeatures``: the context of the event being
+predicted ``[B, L, C]`` / ``[B, C]`` and the user's features ``[B, K]``) into it, one block for every model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -52,23 +57,49 @@ class SequenceInput(nn.Module):
 
 
 class SequenceModel(nn.Module):
-    """Base class: subclasses define ``sequence_output`` and set ``self.input`` (a ``SequenceInput``)
-    and ``self.max_len``. ``objective`` names the training batches the model needs (``causal``: every
-    position predicts the next item; ``cloze``: masked items)."""
+    """Base class: subclasses define ``history_output`` and set ``self.input`` (a ``SequenceInput``),
+    ``self.request`` (a ``RequestFeatures``) and ``self.max_len``. ``objective`` names the training batches
+    the model needs (``causal``: every position predicts the next item; ``cloze``: masked items)."""
 
     objective = "causal"
 
-    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError
 
-    @torch.jit.export
-    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        """``[B, L]`` history (left-padded) -> ``[B, D]`` next-item representation."""
-        items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
-        return self.sequence_output(items, events, time_gaps)[:, -1]
+    def sequence_output(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045 - TorchScript reads Optional[...]
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
+        """``[B, L]`` -> ``[B, L, D]``; ``context`` ``[B, L, C]`` is the context each position predicts."""
+        return self.request(self.history_output(items, events, time_gaps), context, user)
 
-    def forward(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        return self.encode_sequence(items, events, time_gaps)
+    @torch.jit.export
+    def encode_sequence(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
+        """``[B, L]`` history (left-padded), the request's ``[B, C]`` context and ``[B, K]`` user features
+        (when the model reads them) -> ``[B, D]`` next-item representation."""
+        items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
+        return self.request(self.history_output(items, events, time_gaps)[:, -1], context, user)
+
+    def forward(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
+        return self.encode_sequence(items, events, time_gaps, context, user)
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:
@@ -77,8 +108,9 @@ class SequenceModel(nn.Module):
 
     @torch.jit.ignore
     def encode(self, batch: SequenceBatch) -> Tensor:
-        """``SequenceBatch`` -> ``[B, D]``."""
-        return self.encode_sequence(batch.items, batch.events, batch.time_gaps)
+        """``SequenceBatch`` -> ``[B, D]`` (the last context column is the request's)."""
+        context = None if batch.context is None else batch.context[:, -1]
+        return self.encode_sequence(batch.items, batch.events, batch.time_gaps, context, batch.user_features)
 
     @torch.jit.ignore
     def score(self, batch: SequenceBatch) -> Tensor:

@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.nn.embeddings import RequestFeatures
 from xsell.nn.transformer import TransformerEncoder
 
 
@@ -41,6 +43,8 @@ class BERT4Rec(SequenceModel):
         num_time_gap_buckets: int = 0,
         feature_ids: Tensor | None = None,
         feature_specs: Sequence[FeatureSpec] = (),
+        context_specs: Sequence[FeatureSpec] = (),
+        user_specs: Sequence[FeatureSpec] = (),
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -52,17 +56,26 @@ class BERT4Rec(SequenceModel):
         )
         self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=False)
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
+        self.request = RequestFeatures(dim, context_specs, user_specs)
 
-    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
         return self.head(self.encoder(x, items))  # [B, L, D]
 
     @torch.jit.export
-    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        """Append [MASK] (keeping the last ``max_len`` columns) and read the representation at the mask."""
+    def encode_sequence(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045 - TorchScript reads Optional[...]
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
+        """Append [MASK] (keeping the last ``max_len`` columns) and read the representation at the mask, fused
+        with the request's ``[B, C]`` context (the masked event's) and ``[B, K]`` user features."""
         mask = torch.full_like(items[:, :1], self.mask_index)
         blank = torch.zeros_like(events[:, :1])
         items = torch.cat([items, mask], dim=1)[:, -self.max_len:]
         events = torch.cat([events, blank], dim=1)[:, -self.max_len:]
         time_gaps = torch.cat([time_gaps, blank], dim=1)[:, -self.max_len:]
-        return self.sequence_output(items, events, time_gaps)[:, -1]
+        return self.request(self.history_output(items, events, time_gaps)[:, -1], context, user)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.nn.embeddings import RequestFeatures
 
 
 class GRU4Rec(SequenceModel):
@@ -47,6 +49,8 @@ class GRU4Rec(SequenceModel):
         num_time_gap_buckets: int = 0,
         feature_ids: Tensor | None = None,
         feature_specs: Sequence[FeatureSpec] = (),
+        context_specs: Sequence[FeatureSpec] = (),
+        user_specs: Sequence[FeatureSpec] = (),
     ) -> None:
         super().__init__()
         hidden = hidden or dim
@@ -59,8 +63,9 @@ class GRU4Rec(SequenceModel):
         self.gru = nn.GRU(dim, hidden, num_layers=layers, batch_first=True)
         self.output_dropout = nn.Dropout(hidden_dropout)
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()
+        self.request = RequestFeatures(dim, context_specs, user_specs)
 
-    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
         length = x.shape[1]
         lengths, to_right, to_left = self._alignment(items)
@@ -72,15 +77,23 @@ class GRU4Rec(SequenceModel):
         return self.project(self.output_dropout(output))  # [B, L, D]
 
     @torch.jit.export
-    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def encode_sequence(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045 - TorchScript reads Optional[...]
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
         """The state after the last item: the unpacked GRU over the right-aligned history, read at column
-        ``n - 1`` (equal to ``sequence_output(...)[:, -1]``, without packing)."""
+        ``n - 1`` (equal to ``sequence_output(...)[:, -1]``, without packing), fused with the request."""
         items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
         x = self.input(items, events, time_gaps)  # [B, L, D]
         lengths, to_right, _ = self._alignment(items)
         output, _ = self.gru(x.gather(1, to_right.unsqueeze(-1).expand_as(x)))  # [B, L, H]
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, output.shape[-1])  # [B, 1, H]
-        return self.project(self.output_dropout(output.gather(1, last).squeeze(1)))  # [B, D]
+        state = self.project(self.output_dropout(output.gather(1, last).squeeze(1)))  # [B, D]
+        return self.request(state, context, user)
 
     def _alignment(self, items: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """History lengths ``[B]`` (at least 1) and the column maps ``[B, L]`` from left to right padding

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.nn.embeddings import RequestFeatures
 
 
 class MeanPool(SequenceModel):
@@ -42,6 +43,8 @@ class MeanPool(SequenceModel):
         num_time_gap_buckets: int = 0,
         feature_ids: Tensor | None = None,
         feature_specs: Sequence[FeatureSpec] = (),
+        context_specs: Sequence[FeatureSpec] = (),
+        user_specs: Sequence[FeatureSpec] = (),
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -51,8 +54,9 @@ class MeanPool(SequenceModel):
         )
         self.input.scale = 1.0
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.request = RequestFeatures(dim, context_specs, user_specs)
 
-    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
         present = (items != 0).unsqueeze(-1).to(x.dtype)  # [B, L, 1]
         total = (x * present).cumsum(1)  # [B, L, D]

@@ -5,6 +5,9 @@
 2. A stack of pre-LN transformer blocks attends causally: position t sees positions <= t only.
 3. The output at position t is matched against every item vector (the input table, tied) to predict the
    item at t + 1; at inference the last position's output is the user's representation.
+4. Optionally the request's side is fused into that output (``RequestFeatures``, shared by every model): the
+   context of the event at t + 1 (device, time of day, session length so far; never its item) and the
+   user's features (segment).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from torch import Tensor
 
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.nn.embeddings import RequestFeatures
 from xsell.nn.transformer import TransformerEncoder
 
 
@@ -27,6 +31,8 @@ class SASRec(SequenceModel):
         max_len: longest history the model reads (learned positions).
         num_event_types / num_time_gap_buckets: > 0 to add event-type / time-gap embeddings.
         feature_ids / feature_specs: item features fused into the item vectors (see ``ItemEmbedding``).
+        context_specs / user_specs: request context (the predicted event's device, time of day, ...) and user
+            features fused into the output (see ``RequestFeatures``); empty: none.
 
     Example::
 
@@ -47,6 +53,8 @@ class SASRec(SequenceModel):
         num_time_gap_buckets: int = 0,
         feature_ids: Tensor | None = None,
         feature_specs: Sequence[FeatureSpec] = (),
+        context_specs: Sequence[FeatureSpec] = (),
+        user_specs: Sequence[FeatureSpec] = (),
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -55,7 +63,8 @@ class SASRec(SequenceModel):
             num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
         )
         self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=True)
+        self.request = RequestFeatures(dim, context_specs, user_specs)
 
-    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
         return self.encoder(x, items)  # [B, L, D]

@@ -4,9 +4,9 @@ tower meet in one inner product, so the whole catalog can be indexed once and se
 
 1. **Query tower.** Any causal sequence encoder of ``xsell.models`` (SASRec, GRU4Rec, MeanPool) reads the
    history with its own input embeddings (item ids + features, plus event types and time gaps when the
-   data has them: the context that the batches carry; user attributes and session context such as
-   segment, device or time of day are not in ``SequenceBatch`` yet, so they are not used); a linear layer
-   projects the encoder's output to ``D``.
+   data has them), then the request's side is fused in (``RequestFeatures``: the context of the event being
+   predicted, such as device, time of day and session length so far, and user features such as the segment,
+   when ``context_specs`` / ``user_specs`` name them); a linear layer projects the result to ``D``.
 2. **Item tower.** An item is its id embedding plus its content features (category, brand, price bucket,
    title tokens: whatever ``feature_specs`` names), passed through a small MLP. The id table is separate
    from the query tower's. With features, the tables start at zero and the id is dropped for a random share
@@ -19,6 +19,7 @@ tower meet in one inner product, so the whole catalog can be indexed once and se
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceModel
 from xsell.models.mean_pool import MeanPool
-from xsell.nn.embeddings import ItemEmbedding
+from xsell.nn.embeddings import ItemEmbedding, RequestFeatures
 
 
 class ItemTower(nn.Module):
@@ -104,6 +105,8 @@ class TwoTower(SequenceModel):
         feature_ids / feature_specs: item content features, used by the item tower and, with
             ``query_features``, by the query tower's input embeddings as well.
         item_hidden / item_dropout / id_dropout / normalize: see :class:`ItemTower`.
+        context_specs / user_specs: request context and user features of the query tower (see
+            ``RequestFeatures``); empty: none.
 
     Example::
 
@@ -127,6 +130,8 @@ class TwoTower(SequenceModel):
         item_dropout: float = 0.0,
         id_dropout: float = 0.1,
         normalize: bool = True,
+        context_specs: Sequence[FeatureSpec] = (),
+        user_specs: Sequence[FeatureSpec] = (),
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -142,19 +147,37 @@ class TwoTower(SequenceModel):
         self.project = nn.Linear(dim, dim)
         self.items = ItemTower(num_items, dim, feature_ids, feature_specs, item_hidden, item_dropout, id_dropout,
                                normalize)
+        self.request = RequestFeatures(dim, context_specs, user_specs)
 
     def _query_output(self, x: Tensor) -> Tensor:
         x = self.project(x)
         return F.normalize(x, dim=-1) if self.normalize else x
 
-    def sequence_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+    def sequence_output(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045 - TorchScript reads Optional[...]
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
         """``[B, L]`` -> ``[B, L, D]`` query vectors after every position (training)."""
-        return self._query_output(self.query.sequence_output(items, events, time_gaps))
+        hidden = self.query.sequence_output(items, events, time_gaps)  # [B, L, D]
+        return self._query_output(self.request(hidden, context, user))
 
     @torch.jit.export
-    def encode_sequence(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        """``[B, L]`` history -> ``[B, D]`` query vector (the encoder's own fast path)."""
-        return self._query_output(self.query.encode_sequence(items, events, time_gaps))
+    def encode_sequence(
+        self,
+        items: Tensor,
+        events: Tensor,
+        time_gaps: Tensor,
+        context: Optional[Tensor] = None,  # noqa: UP045
+        user: Optional[Tensor] = None,  # noqa: UP045
+    ) -> Tensor:
+        """``[B, L]`` history (+ the request's ``[B, C]`` context and ``[B, K]`` user features when the
+        model reads them) -> ``[B, D]`` query vector (the encoder's own fast path)."""
+        hidden = self.query.encode_sequence(items, events, time_gaps)  # [B, D]
+        return self._query_output(self.request(hidden, context, user))
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:

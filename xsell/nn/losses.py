@@ -10,6 +10,8 @@ item table, so any model and any loss combine.
 - ``GBCE``: generalised BCE of gSASRec (Petrov & Macdonald, RecSys 2023): the positive term is raised to
   the power ``beta = alpha * (t * (1 - 1/alpha) + 1/alpha)``, ``alpha`` = negatives / (catalog - 1), which
   undoes the overconfidence that negative sampling causes; ``t = 1`` gives back a fully calibrated model.
+- ``FeedbackLoss``: wraps any of them and adds explicit feedback: "not helpful" answers as hard negatives,
+  "helpful" ones as extra positives.
 
 Indices 0 (padding) and 1 (unknown) are never predicted.
 """
@@ -26,7 +28,12 @@ from xsell.data.schema import FIRST_INDEX
 
 
 class NextItemLoss(nn.Module):
-    """Base class: ``forward(hidden [M, D], labels [M], items [N, D]) -> scalar``."""
+    """Base class: ``forward(hidden [M, D], labels [M], items [N, D]) -> scalar``.
+
+    ``uses_feedback``: the loss also takes ``feedback_items`` / ``feedback_helpful`` (see ``FeedbackLoss``).
+    """
+
+    uses_feedback = False
 
     def prepare(self, item_counts: Tensor) -> None:
         """Receive training frequencies of every item index (``[N]``) before training starts."""
@@ -235,3 +242,70 @@ class InBatchSoftmax(NextItemLoss):
                         + self.uniform_negatives / max(num_items - FIRST_INDEX, 1))  # [C]
             logits = logits - expected.clamp(min=1e-12).log().unsqueeze(0)
         return F.cross_entropy(logits, inverse[:rows])
+
+
+class FeedbackLoss(NextItemLoss):
+    """Any next-item loss plus explicit feedback (survey answers) at the positions that have some.
+
+    The wrapped ``loss`` sees the ordinary targets unchanged. For a labelled row ``m`` with score
+    ``s_j = h_m . v_j`` and label ``y``:
+
+    - its *not helpful* items ``n`` are hard negatives against the row's positive: the term is the
+      cross-entropy of ``y`` over ``{y} + negatives``, ``logsumexp(s_y, s_n1, ...) - s_y``;
+    - its *helpful* items are extra positives: each becomes an extra ``(h_m, item)`` row of the wrapped
+      loss (so every loss, sampled or not, treats it as it treats any target).
+
+    Both terms are sums over the answered rows divided by the ``M`` labelled rows, so an answered row weighs
+    like one more labelled position (times its weight), however few rows carry answers. The total is
+    ``loss + negative_weight * R_neg / M * mean_hard_negative + positive_weight * R_pos / M * extra_loss``;
+    a weight of 0 switches that kind of answer off.
+
+    Args:
+        loss: the wrapped :class:`NextItemLoss`. negative_weight / positive_weight: weights of the terms.
+    """
+
+    uses_feedback = True
+
+    def __init__(self, loss: NextItemLoss, negative_weight: float = 1.0, positive_weight: float = 0.5) -> None:
+        super().__init__()
+        if negative_weight < 0 or positive_weight < 0:
+            raise ValueError(f"feedback weights must be non-negative, got {negative_weight}, {positive_weight}")
+        self.loss = loss
+        self.negative_weight = negative_weight
+        self.positive_weight = positive_weight
+
+    def prepare(self, item_counts: Tensor) -> None:
+        self.loss.prepare(item_counts)
+
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor, feedback_items: Tensor | None = None,
+                feedback_helpful: Tensor | None = None) -> Tensor:
+        """``hidden [M, D]``, ``labels [M]``, ``items [N, D]``, ``feedback_items [M, K]`` (0 = none) and
+        ``feedback_helpful [M, K]`` (bool) -> scalar."""
+        total = self.loss(hidden, labels, items)
+        if feedback_items is None or feedback_items.numel() == 0:
+            return total
+        answered = feedback_items > 0  # [M, K]
+        negative = answered & ~feedback_helpful & (feedback_items != labels.unsqueeze(1))
+        positive = answered & feedback_helpful
+        share = 1.0 / labels.shape[0]  # each answered row counts like one of the M labelled rows
+        if self.negative_weight > 0 and negative.any():
+            weight = self.negative_weight * int(negative.any(1).sum()) * share
+            total = total + weight * hard_negative_loss(hidden, labels, items, feedback_items, negative)
+        if self.positive_weight > 0 and positive.any():
+            rows, slots = positive.nonzero(as_tuple=True)
+            weight = self.positive_weight * rows.numel() * share
+            total = total + weight * self.loss(hidden[rows], feedback_items[rows, slots], items)
+        return total
+
+
+def hard_negative_loss(hidden: Tensor, labels: Tensor, items: Tensor, negatives: Tensor, mask: Tensor) -> Tensor:
+    """Mean over rows with any ``mask`` of ``logsumexp(s_label, s_negatives[mask]) - s_label``.
+
+    ``hidden [M, D]``, ``labels [M]``, ``items [N, D]``, ``negatives [M, K]`` item indices, ``mask [M, K]``.
+    """
+    rows = mask.any(1)  # [M]
+    h, y, n, m = hidden[rows], labels[rows], negatives[rows], mask[rows]
+    positive = (h * items[y]).sum(-1, keepdim=True)  # [R, 1]
+    negative = torch.einsum("rd,rkd->rk", h, items[n]).masked_fill(~m, float("-inf"))  # [R, K]
+    logits = torch.cat([positive, negative], dim=1)  # [R, 1 + K]
+    return (torch.logsumexp(logits, dim=1) - positive.squeeze(1)).mean()

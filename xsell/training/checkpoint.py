@@ -9,7 +9,9 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xsell.data.datamodule import SequenceDataModule
+from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError
+from xsell.training.warm_start import VOCABULARY_FILE
 
 
 def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tuple[torch.nn.Module, SequenceDataModule]:
@@ -30,8 +32,13 @@ def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tu
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupted file
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     objective = getattr(get_class(train_cfg.model._target_), "objective", "causal")
-    datamodule = instantiate(datamodule_config, objective=objective,
-                             item_features=list(train_cfg.inputs.item_features))
+    vocabulary = run_config.parent / VOCABULARY_FILE  # the run's own indices (a warm-started run grew them)
+    base = {"base_item_vocab": Vocabulary.load(vocabulary)} if vocabulary.is_file() else {}
+    inputs = train_cfg.inputs
+    datamodule = instantiate(datamodule_config, objective=objective, item_features=list(inputs.item_features),
+                             token_hash_buckets=inputs.get("token_hash_buckets"),
+                             context_features=list(inputs.get("context_features") or []),
+                             user_features=list(inputs.get("user_features") or []), **base)
     datamodule.setup()
     from xsell.train import build_model  # the entry point builds models; imported late to avoid a cycle
 

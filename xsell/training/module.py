@@ -74,9 +74,17 @@ class NextItemModule(pl.LightningModule):
 
     # -- training ----------------------------------------------------------------------------------
     def training_step(self, batch: SequenceBatch, batch_idx: int) -> Tensor:
-        hidden = self.model.sequence_output(batch.items, batch.events, batch.time_gaps)  # [B, L, D]
+        hidden = self.model.sequence_output(batch.items, batch.events, batch.time_gaps, batch.context,
+                                            batch.user_features)  # [B, L, D]
         labelled = batch.labels > 0  # [B, L]
-        loss = self.loss(hidden[labelled], batch.labels[labelled], self.model.item_embeddings())
+        feedback = {}
+        if getattr(self.loss, "uses_feedback", False):
+            if batch.feedback_items is None:
+                raise ValueError(f"{type(self.loss).__name__} needs explicit feedback, but the training batches "
+                                 "carry none: give the data module a feedback table")
+            feedback = dict(feedback_items=batch.feedback_items[labelled],  # [M, K]
+                            feedback_helpful=batch.feedback_helpful[labelled])
+        loss = self.loss(hidden[labelled], batch.labels[labelled], self.model.item_embeddings(), **feedback)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
