@@ -58,3 +58,12 @@ def test_scripts():
 
 def test_hybrid_inputs_change_the_output():
     common.check_hybrid_inputs(build)
+
+
+def test_post_ln_layout_with_small_normal_init():
+    def post_ln(**options) -> BERT4Rec:
+        return build(layout="post_ln", init_std=0.02, **options)
+
+    common.check_left_padding_invariance(post_ln)
+    common.check_scripts(post_ln)
+    assert abs(post_ln().head[0].weight.std().item() - 0.02) < 0.004

@@ -30,3 +30,25 @@ def test_scripts():
 
 def test_hybrid_inputs_change_the_output():
     common.check_hybrid_inputs(build)
+
+
+def test_post_ln_layout_with_small_normal_init():
+    """RecBole's layout and initialisation: still causal, padding-invariant and scriptable; weights N(0, 0.02)."""
+    def post_ln(**options) -> SASRec:
+        return build(layout="post_ln", init_std=0.02, **options)
+
+    common.check_causal(post_ln)
+    common.check_left_padding_invariance(post_ln)
+    common.check_scripts(post_ln)
+    model = post_ln()
+    assert model.input.scale == 1.0 and not model.encoder.norm_first
+    weight = model.encoder.blocks[0].attention.qkv.weight
+    assert abs(weight.std().item() - 0.02) < 0.003 and model.encoder.blocks[0].attention.qkv.bias.abs().max() == 0
+    assert model.input.items.ids.weight[0].abs().max() == 0  # padding row stays zero
+
+
+def test_unknown_layout_is_rejected():
+    import pytest
+
+    with pytest.raises(ValueError, match="layout"):
+        build(layout="sandwich")

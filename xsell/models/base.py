@@ -43,12 +43,13 @@ class SequenceInput(nn.Module):
         feature_ids: Tensor | None = None,
         feature_specs: Sequence[FeatureSpec] = (),
         extra_tokens: int = 0,
+        scale: bool = True,
     ) -> None:
         super().__init__()
         self.items = ItemEmbedding(num_items, dim, feature_ids, feature_specs, extra_tokens)
         self.context = ContextEmbedding(max_len, dim, num_event_types, num_time_gap_buckets, positions)
         self.dropout = nn.Dropout(dropout)
-        self.scale = dim**0.5
+        self.scale = dim**0.5 if scale else 1.0  # sqrt(D) before pre-LN blocks; post-LN normalises the input
 
     def forward(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         """``[B, L]`` indices -> ``[B, L, D]``; padding positions are zero vectors before context."""

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
 from xsell.nn.embeddings import RequestFeatures
-from xsell.nn.transformer import TransformerEncoder
+from xsell.nn.transformer import TransformerEncoder, normal_init, transformer_layout
 
 
 class BERT4Rec(SequenceModel):
@@ -45,6 +45,8 @@ class BERT4Rec(SequenceModel):
         feature_specs: Sequence[FeatureSpec] = (),
         context_specs: Sequence[FeatureSpec] = (),
         user_specs: Sequence[FeatureSpec] = (),
+        layout: str = "pre_ln",
+        init_std: float | None = None,
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -53,10 +55,16 @@ class BERT4Rec(SequenceModel):
             num_items, dim, max_len, dropout, num_event_types=num_event_types,
             num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
             extra_tokens=1,
+            scale=layout == "pre_ln",
         )
-        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=False)
+        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=False,
+                                          norm_first=transformer_layout(layout))
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
         self.request = RequestFeatures(dim, context_specs, user_specs)
+        if init_std is not None:
+            normal_init(self.input, init_std)
+            normal_init(self.encoder, init_std)
+            normal_init(self.head, init_std)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]

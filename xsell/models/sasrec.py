@@ -19,7 +19,7 @@ from torch import Tensor
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
 from xsell.nn.embeddings import RequestFeatures
-from xsell.nn.transformer import TransformerEncoder
+from xsell.nn.transformer import TransformerEncoder, normal_init, transformer_layout
 
 
 class SASRec(SequenceModel):
@@ -33,6 +33,10 @@ class SASRec(SequenceModel):
         feature_ids / feature_specs: item features fused into the item vectors (see ``ItemEmbedding``).
         context_specs / user_specs: request context (the predicted event's device, time of day, ...) and user
             features fused into the output (see ``RequestFeatures``); empty: none.
+        layout: ``pre_ln`` (default: sqrt(D)-scaled item vectors, pre-LN blocks, final LayerNorm) or ``post_ln``
+            (RecBole's: unscaled inputs, input LayerNorm, post-LN blocks).
+        init_std: initialise the input embeddings and the encoder ``N(0, init_std)`` (BERT/RecBole: 0.02);
+            None keeps the defaults (item vectors ``N(0, 1/D)``, PyTorch's Linear initialisation).
 
     Example::
 
@@ -55,15 +59,22 @@ class SASRec(SequenceModel):
         feature_specs: Sequence[FeatureSpec] = (),
         context_specs: Sequence[FeatureSpec] = (),
         user_specs: Sequence[FeatureSpec] = (),
+        layout: str = "pre_ln",
+        init_std: float | None = None,
     ) -> None:
         super().__init__()
         self.max_len = max_len
         self.input = SequenceInput(
             num_items, dim, max_len, dropout, num_event_types=num_event_types,
             num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
+            scale=layout == "pre_ln",
         )
-        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=True)
+        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=True,
+                                          norm_first=transformer_layout(layout))
         self.request = RequestFeatures(dim, context_specs, user_specs)
+        if init_std is not None:
+            normal_init(self.input, init_std)
+            normal_init(self.encoder, init_std)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]

@@ -1,4 +1,5 @@
-"""A pre-LayerNorm transformer encoder block and the attention masks SASRec and BERT4Rec need."""
+"""The transformer encoder of SASRec and BERT4Rec (pre-LN by default, post-LN on request), its attention
+masks, and the small-normal initialisation of BERT and RecBole."""
 
 from __future__ import annotations
 
@@ -43,10 +44,13 @@ class SelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """``x + attn(LN(x))`` then ``x + ffn(LN(x))`` (pre-LN), GELU feed-forward of width ``ffn_mult * D``."""
+    """``x + attn(LN(x))`` then ``x + ffn(LN(x))`` (pre-LN, ``norm_first``), or ``LN(x + attn(x))`` then
+    ``LN(x + ffn(x))`` (post-LN, the original transformer's and BERT's); GELU feed-forward of width
+    ``ffn_mult * D``."""
 
-    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4, norm_first: bool = True) -> None:
         super().__init__()
+        self.norm_first = norm_first
         self.attention_norm = nn.LayerNorm(dim)
         self.attention = SelfAttention(dim, heads, dropout)
         self.ffn_norm = nn.LayerNorm(dim)
@@ -56,22 +60,51 @@ class TransformerBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        x = x + self.dropout(self.attention(self.attention_norm(x), mask))
-        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+        if self.norm_first:
+            x = x + self.dropout(self.attention(self.attention_norm(x), mask))
+            return x + self.dropout(self.ffn(self.ffn_norm(x)))
+        x = self.attention_norm(x + self.dropout(self.attention(x, mask)))
+        return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
 class TransformerEncoder(nn.Module):
-    """A stack of pre-LN blocks with a final LayerNorm; causal or bidirectional."""
+    """A stack of blocks, causal or bidirectional: pre-LN blocks then a final LayerNorm (``norm_first``), or
+    a LayerNorm on the input then post-LN blocks (RecBole's SASRec and BERT4Rec layout)."""
 
-    def __init__(self, dim: int, layers: int, heads: int, dropout: float, causal: bool) -> None:
+    def __init__(self, dim: int, layers: int, heads: int, dropout: float, causal: bool,
+                 norm_first: bool = True) -> None:
         super().__init__()
         self.causal = causal
-        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, dropout) for _ in range(layers))
-        self.norm = nn.LayerNorm(dim)
+        self.norm_first = norm_first
+        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, dropout, norm_first=norm_first)
+                                    for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)  # final (pre-LN) or input (post-LN) LayerNorm
 
     def forward(self, x: Tensor, items: Tensor) -> Tensor:
         """``x`` ``[B, L, D]`` embedded inputs, ``items`` ``[B, L]`` (for the padding mask) -> ``[B, L, D]``."""
         mask = attention_mask(items, self.causal)
+        if not self.norm_first:
+            x = self.norm(x)
         for block in self.blocks:
             x = block(x, mask)
-        return self.norm(x)
+        return self.norm(x) if self.norm_first else x
+
+
+def transformer_layout(layout: str) -> bool:
+    """``pre_ln`` -> True, ``post_ln`` -> False (the ``norm_first`` flag); anything else is an error."""
+    if layout not in ("pre_ln", "post_ln"):
+        raise ValueError(f"layout must be 'pre_ln' or 'post_ln', got {layout!r}")
+    return layout == "pre_ln"
+
+
+def normal_init(module: nn.Module, std: float) -> None:
+    """BERT's initialisation (also RecBole's): every Linear and Embedding weight ``N(0, std)``, Linear biases
+    zero, padding rows zero; LayerNorms keep ``(1, 0)``."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(layer.weight, std=std)
+        if isinstance(layer, nn.Linear) and layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+        if isinstance(layer, nn.Embedding) and layer.padding_idx is not None:
+            with torch.no_grad():
+                layer.weight[layer.padding_idx].zero_()
