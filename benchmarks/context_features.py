@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc  # noqa: E402
 
 SECTION = "context_features"
 TITLE = "## Context and segment features (issue 7)"
@@ -46,16 +43,8 @@ VARIANTS = {"history only": [], "+ context": [CONTEXT], "+ context + segments": 
 def run(name: str, overrides: list[str], common: list[str]) -> dict[str, Any]:
     """One training run in a fresh process; its metrics.json plus the command and wall time."""
     run_dir = RUNS / name.replace(" ", "").replace("+", "_")
-    command = [sys.executable, "-m", "xsell.train", f"hydra.run.dir={run_dir}", "callbacks.progress_bar=null",
-               "export=false", "threads=1", *common, *overrides]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-4000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["command"] = shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
-    metrics["process_seconds"] = time.perf_counter() - start
-    return metrics
+    return train_in_subprocess(name, run_dir, ["callbacks.progress_bar=null", "export=false", "threads=1",
+                                               *common, *overrides])
 
 
 def render(results: dict[str, Any]) -> str:

@@ -6,9 +6,13 @@ Each benchmark owns one section of ``docs/benchmarks.md`` between ``<!-- NAME:st
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shlex
 import subprocess
+import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,6 +73,20 @@ def machine_info(watched: str = "xsell") -> dict[str, Any]:
         "xsell_commit": git("rev-parse", "--short", "HEAD"),
         "xsell_modified": bool(dirty) if dirty is not None else None,
     }
+
+
+def train_in_subprocess(name: str, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Run ``python -m xsell.train`` with ``overrides`` (``hydra.run.dir`` set to ``run_dir``) in a fresh
+    process; return its ``metrics.json`` plus the command line and the process's wall time."""
+    command = [sys.executable, "-m", "xsell.train", f"hydra.run.dir={run_dir}", *overrides]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-4000:]}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["command"] = shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
+    metrics["process_seconds"] = time.perf_counter() - start
+    return metrics
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc  # noqa: E402
 
 SECTION = "sequence_models"
 TITLE = "## Sequence models (issue 3)"
@@ -43,21 +40,12 @@ ANCHORS = [
 def run_experiment(name: str, experiment: str, overrides: list[str], sampled: int | None,
                    threads: int | None) -> dict[str, Any]:
     """Train one configuration in a fresh process and return its metrics.json plus the command."""
-    run_dir = RUNS / name
-    command = [sys.executable, "-m", "xsell.train", f"experiment={experiment}", f"hydra.run.dir={run_dir}",
-               "callbacks.progress_bar=null", "export=false", *overrides]
+    args = [f"experiment={experiment}", "callbacks.progress_bar=null", "export=false", *overrides]
     if sampled:
-        command.append(f"module.sampled_negatives={sampled}")
+        args.append(f"module.sampled_negatives={sampled}")
     if threads:
-        command.append(f"threads={threads}")
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-4000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["command"] = shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
-    metrics["process_seconds"] = time.perf_counter() - start
-    return metrics
+        args.append(f"threads={threads}")
+    return train_in_subprocess(name, RUNS / name, args)
 
 
 def render(results: dict[str, Any]) -> str:
