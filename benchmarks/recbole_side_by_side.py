@@ -355,7 +355,8 @@ def xsell_overrides(task: Task, rb: dict[str, Any], *, data_dir: Path, batch_win
         if rb["inner_size"] != 4 * rb["hidden_size"] or rb["hidden_dropout_prob"] != rb["attn_dropout_prob"]:
             raise ValueError("xsell's SASRec has a 4x feed-forward and one dropout rate")
         model = [f"model.dim={rb['hidden_size']}", f"model.layers={rb['n_layers']}",
-                 f"model.heads={rb['n_heads']}", f"model.dropout={rb['hidden_dropout_prob']}"]
+                 f"model.heads={rb['n_heads']}", f"model.dropout={rb['hidden_dropout_prob']}",
+                 "model.layout=post_ln", f"model.init_std={rb['initializer_range']}"]
     else:
         model = [f"model.dim={rb['embedding_size']}", f"model.hidden={rb['hidden_size']}",
                  f"model.layers={rb['num_layers']}", f"model.dropout={rb['dropout_prob']}",
@@ -543,9 +544,10 @@ NOTES = [
     "`eval_batch_size`.",
     "Models: RecBole's defaults, mirrored. SASRec: both 64-d, 2 layers, 2 heads, 256-wide GELU "
     "feed-forward, dropout 0.5, output tied to the item table. RecBole is post-LN (LayerNorm on the "
-    "embedded input and after each sub-layer), with unscaled item embeddings and positions counted from "
-    "the sequence start (right padding); xsell is pre-LN with a final LayerNorm, sqrt(D)-scaled item "
-    "embeddings and positions counted back from the most recent event (left padding). GRU4Rec: 64-d "
+    "embedded input and after each sub-layer), with unscaled item embeddings and N(0, 0.02) "
+    "initialisation; xsell mirrors that with `model.layout=post_ln model.init_std=0.02` (its default "
+    "is pre-LN). Positions: RecBole counts from the sequence start (right padding), xsell back from the "
+    "most recent event (left padding). GRU4Rec: 64-d "
     "embeddings with dropout 0.3, one 128-unit GRU layer, a dense layer back to 64-d, tied output, on "
     "both sides. Parameter counts differ slightly (xsell's vocabulary holds training items only).",
     "Timing: epoch seconds are training batches only (RecBole `_train_epoch`; xsell epoch minus "

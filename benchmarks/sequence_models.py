@@ -26,6 +26,9 @@ SECTION = "sequence_models"
 TITLE = "## Sequence models (issue 3)"
 RESULTS = ROOT / "benchmarks" / "results" / "sequence_models.json"
 RUNS = ROOT / "benchmarks" / "runs"
+# Loss class (metrics.json "loss") -> the configs/loss/ option name shown in the table.
+LOSS_NAMES = {"FullSoftmaxCE": "ce", "BinaryCrossEntropy": "bce", "GBCE": "gbce", "SampledSoftmax": "sampled_softmax",
+              "InBatchSoftmax": "in_batch"}
 
 # Published anchors (protocol matters: never compare sampled with full-ranking numbers).
 ANCHORS = [
@@ -104,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     for experiment in args.experiments:
         name = args.name or "+".join([experiment, *args.override])
         metrics = run_experiment(name, experiment, args.override, args.sampled, args.threads)
-        metrics["loss"] = next((o.split("=", 1)[1] for o in args.override if o.startswith("loss=")), "ce")
+        loss_class = str(metrics.get("loss", "")).rsplit(".", 1)[-1]
+        metrics["loss"] = LOSS_NAMES.get(loss_class, loss_class)
         results["runs"][name] = metrics
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))

@@ -103,6 +103,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_checkpoint": best,
         "data": {k: v for k, v in datamodule.summary().items() if k != "columns"},
         "model": cfg.model._target_,
+        "loss": cfg.loss._target_,
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
     if cfg.get("baseline"):
