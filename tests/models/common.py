@@ -72,8 +72,10 @@ def check_shapes(build: Build) -> None:
 
 
 def check_causal(build: Build) -> None:
-    """Changing the item at position t changes the output at t but never before it."""
+    """Changing the item at position t changes the output at t but never before it; the next-item
+    representation is the last position's output (however the model computes it)."""
     model = build()
+    torch.testing.assert_close(encode(model), sequence_output(model, ITEMS)[:, -1], atol=1e-5, rtol=0)
     items = ITEMS[:1]
     before = sequence_output(model, items, EVENTS[:1], GAPS[:1])
     for t in range(MAX_LEN):

@@ -67,6 +67,10 @@ class SequenceModel(nn.Module):
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def last_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        """``[B, L]`` -> ``[B, D]``: ``history_output`` at the last position (a model may compute only that)."""
+        return self.history_output(items, events, time_gaps)[:, -1]
+
     def sequence_output(
         self,
         items: Tensor,
@@ -90,7 +94,7 @@ class SequenceModel(nn.Module):
         """``[B, L]`` history (left-padded), the request's ``[B, C]`` context and ``[B, K]`` user features
         (when the model reads them) -> ``[B, D]`` next-item representation."""
         items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
-        return self.request(self.history_output(items, events, time_gaps)[:, -1], context, user)
+        return self.request(self.last_output(items, events, time_gaps), context, user)
 
     def forward(
         self,

@@ -70,6 +70,10 @@ class BERT4Rec(SequenceModel):
         x = self.input(items, events, time_gaps)  # [B, L, D]
         return self.head(self.encoder(x, items))  # [B, L, D]
 
+    def last_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        x = self.input(items, events, time_gaps)  # [B, L, D]
+        return self.head(self.encoder(x, items, last_only=True)[:, -1])  # [B, D]: the top block reads one query
+
     @torch.jit.export
     def encode_sequence(
         self,
@@ -86,4 +90,4 @@ class BERT4Rec(SequenceModel):
         items = torch.cat([items, mask], dim=1)[:, -self.max_len:]
         events = torch.cat([events, blank], dim=1)[:, -self.max_len:]
         time_gaps = torch.cat([time_gaps, blank], dim=1)[:, -self.max_len:]
-        return self.request(self.history_output(items, events, time_gaps)[:, -1], context, user)
+        return self.request(self.last_output(items, events, time_gaps), context, user)

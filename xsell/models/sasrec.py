@@ -79,3 +79,7 @@ class SASRec(SequenceModel):
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
         return self.encoder(x, items)  # [B, L, D]
+
+    def last_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
+        x = self.input(items, events, time_gaps)  # [B, L, D]
+        return self.encoder(x, items, last_only=True)[:, -1]  # [B, D]: the top block reads one query

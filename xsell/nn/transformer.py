@@ -34,13 +34,24 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.dropout = dropout
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, last_only: bool = False) -> Tensor:
+        """``x`` ``[B, L, D]``, ``mask`` ``[B, 1, L, L]`` -> ``[B, L, D]``, or ``[B, 1, D]`` for the last query
+        only (``last_only``: keys and values still come from every position)."""
         batch, length, dim = x.size(0), x.size(1), x.size(2)
-        qkv = self.qkv(x).view(batch, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # [B, H, L, D/H] each
+        head_dim = dim // self.heads
+        if last_only:
+            q = F.linear(x[:, -1:], self.qkv.weight[:dim], self.qkv.bias[:dim])  # [B, 1, D]
+            q = q.view(batch, 1, self.heads, head_dim).transpose(1, 2)  # [B, H, 1, D/H]
+            kv = F.linear(x, self.qkv.weight[dim:], self.qkv.bias[dim:])  # [B, L, 2D]
+            kv = kv.view(batch, length, 2, self.heads, head_dim).permute(2, 0, 3, 1, 4)
+            k, v = kv[0], kv[1]  # [B, H, L, D/H] each
+            mask = mask[:, :, -1:]  # [B, 1, 1, L]
+        else:
+            qkv = self.qkv(x).view(batch, length, 3, self.heads, head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]  # [B, H, L, D/H] each
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                            dropout_p=self.dropout if self.training else 0.0)
-        return self.out(y.transpose(1, 2).reshape(batch, length, dim))  # [B, L, D]
+        return self.out(y.transpose(1, 2).reshape(batch, q.size(2), dim))  # [B, L or 1, D]
 
 
 class TransformerBlock(nn.Module):
@@ -59,11 +70,14 @@ class TransformerBlock(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, last_only: bool = False) -> Tensor:
+        """``[B, L, D]`` -> ``[B, L, D]``, or ``[B, 1, D]``: the last position only (``last_only``), which is
+        all that inference needs from the top block."""
+        residual = x[:, -1:] if last_only else x
         if self.norm_first:
-            x = x + self.dropout(self.attention(self.attention_norm(x), mask))
+            x = residual + self.dropout(self.attention(self.attention_norm(x), mask, last_only))
             return x + self.dropout(self.ffn(self.ffn_norm(x)))
-        x = self.attention_norm(x + self.dropout(self.attention(x, mask)))
+        x = self.attention_norm(residual + self.dropout(self.attention(x, mask, last_only)))
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
@@ -80,13 +94,15 @@ class TransformerEncoder(nn.Module):
                                     for _ in range(layers))
         self.norm = nn.LayerNorm(dim)  # final (pre-LN) or input (post-LN) LayerNorm
 
-    def forward(self, x: Tensor, items: Tensor) -> Tensor:
-        """``x`` ``[B, L, D]`` embedded inputs, ``items`` ``[B, L]`` (for the padding mask) -> ``[B, L, D]``."""
+    def forward(self, x: Tensor, items: Tensor, last_only: bool = False) -> Tensor:
+        """``x`` ``[B, L, D]`` embedded inputs, ``items`` ``[B, L]`` (for the padding mask) -> ``[B, L, D]``;
+        with ``last_only``, ``[B, 1, D]``: the top block computes the last position only (inference)."""
         mask = attention_mask(items, self.causal)
         if not self.norm_first:
             x = self.norm(x)
-        for block in self.blocks:
-            x = block(x, mask)
+        top = len(self.blocks) - 1
+        for depth, block in enumerate(self.blocks):
+            x = block(x, mask, last_only and depth == top)
         return self.norm(x) if self.norm_first else x
 
 
