@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from xsell.data.batch import SequenceBatch
-from xsell.evaluation.protocol import RankingEvaluation, evaluate_scorer
+from xsell.evaluation.protocol import SCORE_ROWS, RankingEvaluation, evaluate_scorer
 from xsell.evaluation.ranking import MISS, sampled_target_ranks, target_ranks
 
 # Items 0 (padding) and 1 (unknown) get the highest scores: they must never count.
@@ -53,6 +53,28 @@ def test_constant_scores_earn_nothing():
     assert metrics["recall@10"] == 0.0 and metrics["ndcg@10"] == 0.0
     assert metrics["recall@20"] == 1.0  # every target ranks 12th
     assert metrics["mrr@20"] == pytest.approx(1 / 12)
+
+
+def test_large_batches_are_scored_in_slices_with_the_same_metrics():
+    generator = torch.Generator().manual_seed(0)
+    rows, num_items = 2 * SCORE_ROWS + 7, 50
+    scores = torch.randn(rows, num_items, generator=generator).round(decimals=1)  # rounded: ties happen
+    batch = SequenceBatch(items=torch.arange(rows).unsqueeze(1), events=torch.zeros(rows, 1, dtype=torch.long),
+                          time_gaps=torch.zeros(rows, 1, dtype=torch.long),
+                          target=torch.randint(2, num_items, (rows,), generator=generator),
+                          exclude=torch.randint(0, num_items, (rows, 4), generator=generator))
+    seen = []
+
+    def score(part: SequenceBatch) -> torch.Tensor:  # a row's scores follow the row, wherever it is cut
+        seen.append(len(part))
+        return scores[part.items[:, 0]]
+
+    whole = RankingEvaluation(ks=(5, 10), exclude_seen=True)
+    whole.update(scores, batch)
+    sliced = evaluate_scorer(score, [batch], ks=(5, 10), exclude_seen=True)
+    assert seen == [SCORE_ROWS, SCORE_ROWS, 7]
+    assert sliced == pytest.approx(whole.compute(), rel=1e-12, abs=1e-15)
+    assert sliced["recall@10"] > 0
 
 
 def sampled_case():

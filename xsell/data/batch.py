@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from torch import Tensor
 
@@ -49,3 +49,14 @@ class SequenceBatch:
 
     def __len__(self) -> int:
         return self.items.shape[0]
+
+    def split(self, rows: int) -> list[SequenceBatch]:
+        """Consecutive slices of at most ``rows`` rows (every tensor cut along its first dimension, views)."""
+        if len(self) <= rows:
+            return [self]
+        parts = []
+        for start in range(0, len(self), rows):
+            cut = {f.name: getattr(self, f.name)[start:start + rows] for f in fields(self)
+                   if getattr(self, f.name) is not None}
+            parts.append(replace(self, **cut))
+        return parts

@@ -11,6 +11,10 @@ from xsell.data.batch import SequenceBatch
 from xsell.evaluation.metrics import RankingAccumulator
 from xsell.evaluation.ranking import sampled_target_ranks, target_ranks
 
+# Rows scored at once: a [rows, N] score matrix of a large catalog stays small enough for the cache and
+# the allocator's reuse (Amazon Games, 23.7k items: 128 rows evaluate about 2x faster than 4,096).
+SCORE_ROWS = 128
+
 
 class RankingEvaluation:
     """Accumulates full-ranking metrics (and ``sampled_*`` ones when asked) batch by batch.
@@ -59,6 +63,11 @@ class RankingEvaluation:
                                          self.sampled_negatives, self.generator, self.weights)
             self.sampled.update(ranks)
 
+    def update_from(self, score: Callable[[SequenceBatch], Tensor], batch: SequenceBatch) -> None:
+        """Score ``batch`` with ``score(batch) -> [B, N]`` in slices of ``SCORE_ROWS`` rows and add each."""
+        for part in batch.split(SCORE_ROWS):
+            self.update(score(part), part)
+
     def compute(self) -> dict[str, float]:
         return {**self.full.compute(), **self.sampled.compute()}
 
@@ -70,5 +79,5 @@ def evaluate_scorer(
     """Metrics of ``score(batch) -> [B, N]`` over all batches; options as :class:`RankingEvaluation`."""
     evaluation = RankingEvaluation(**options)
     for batch in batches:
-        evaluation.update(score(batch), batch)
+        evaluation.update_from(score, batch)
     return evaluation.compute()

@@ -115,7 +115,7 @@ class NextItemModule(pl.LightningModule):
         self._evaluation(stage).reset()
 
     def _step(self, batch: SequenceBatch, stage: str) -> None:
-        self._evaluation(stage).update(self.model.score(batch), batch)
+        self._evaluation(stage).update_from(self.model.score, batch)
 
     def _finish(self, stage: str) -> None:
         metrics = self._evaluation(stage).compute()
