@@ -343,7 +343,8 @@ def xsell_overrides(task: Task, rb: dict[str, Any], *, data_dir: Path, batch_win
     if rb["learner"].lower() != "adam" or rb["loss_type"] != "CE" or rb.get("weight_decay"):
         raise ValueError(f"only Adam + CE without weight decay is mirrored, got {rb}")
     common = [
-        f"data={task.xsell_data}", f"data.path={data_dir / task.data_path}", f"model={task.xsell_model}",
+        f"data={task.xsell_data}", f"data.path={data_dir / task.data_path}", "data.catalog_items=true",
+        f"model={task.xsell_model}",
         "loss=ce", "trainer=cpu", f"data.max_len={rb['MAX_ITEM_LIST_LENGTH']}",
         f"data.batch_size={batch_windows}", f"data.eval_batch_size={rb['eval_batch_size']}",
         f"module.optimizer.lr={rb['learning_rate']}", "module.optimizer.weight_decay=0.0",
@@ -550,7 +551,7 @@ NOTES = [
     "is pre-LN). Positions: RecBole counts from the sequence start (right padding), xsell back from the "
     "most recent event (left padding). GRU4Rec: 64-d "
     "embeddings with dropout 0.3, one 128-unit GRU layer, a dense layer back to 64-d, tied output, on "
-    "both sides. Parameter counts differ slightly (xsell's vocabulary holds training items only).",
+    "both sides. Both index every item of the data set (xsell `data.catalog_items=true`), so both rank the same catalogue.",
     "Timing: epoch seconds are training batches only (RecBole `_train_epoch`; xsell epoch minus "
     "validation). Test eval seconds: median of three warm full-ranking test passes with the best model in "
     "memory and the same threads: RecBole's `trainer.evaluate` (run.py's second pass and two more by the "

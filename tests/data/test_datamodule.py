@@ -75,5 +75,16 @@ def test_catalog_items_index_untrained_items_after_the_trained_ones():
     (batch,) = list(dm.test_dataloader())
     assert 1 not in batch.target.tolist()  # the target unknown to training is now rankable
     assert (dm.item_features.ids[len(trained):, 0] >= 2).all()  # with its own features
-    with pytest.raises(ValueError, match="no item table"):
-        SequenceDataModule(Interactions(EVENTS, name="tiny"), catalog_items=True).setup()
+
+
+
+def test_catalog_items_without_item_table_are_the_items_the_log_names():
+    dm = SequenceDataModule(Interactions(EVENTS, name="tiny"), max_len=3, batch_size=2, catalog_items=True)
+    dm.setup()
+    trained = module().log.item_vocab
+    vocab = dm.log.item_vocab
+    assert vocab.ids[:trained.num_known] == trained.ids
+    assert set(vocab.ids) == set(EVENTS["item_id"])  # validation/test-only items too, each once
+    assert len(vocab.ids) == len(set(vocab.ids))
+    (batch,) = list(dm.test_dataloader())
+    assert 1 not in batch.target.tolist()

@@ -227,9 +227,11 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
             at least ``max_len - window_stride + 1`` earlier events where the user has them (``1``: one
             target per history prefix, as RecBole; ``max_len / window_stride`` times the compute).
         item_features: item-table columns to encode as feature ids (category, brand, price bucket, ...).
-        catalog_items: also index every item of the item table that training never saw (after the trained
-            ones), so that a model with item features scores them from their features alone (cold start);
-            targets on them are then ranked instead of counting as unknown misses.
+        catalog_items: also index every catalog item that training never saw (after the trained ones): the
+            item table's, or without one every item the log names (the item universe of the SASRec paper's
+            sampled protocol and of RecBole). A model with item features scores them from their features
+            alone (cold start); without features their vectors are only ever trained as negatives. Targets
+            on them are then ranked instead of counting as unknown misses, and sampled negatives may be them.
         base_item_vocab: the item vocabulary of a model to warm-start (see ``xsell.training.warm_start``):
             its ids keep their indices and the items new in this data's training part are appended.
         feedback: explicit feedback answers (a table, or a callable taking the loaded ``Interactions`` and
@@ -373,11 +375,10 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         if self.base_item_vocab is not None:  # warm start: old indices kept, new training items appended
             item_vocab = self.base_item_vocab.grow(Vocabulary.fit(self.split.train.get_column(ITEM), name=ITEM).ids)
         if self.catalog_items:
-            if data.items is None:
-                raise ValueError(f"catalog_items=True but {data.name} has no item table")
             trained = (item_vocab if item_vocab is not None
                        else Vocabulary.fit(self.split.train.get_column(ITEM), name=ITEM))
-            item_vocab = trained.grow(data.items.get_column(ITEM).cast(str).sort())
+            catalog = data.items if data.items is not None else self.split.events  # no table: what the log names
+            item_vocab = trained.grow(catalog.get_column(ITEM).cast(str).unique().sort())
         self.log = encode_split(self.split, event_types=self.event_types, item_vocab=item_vocab,
                                 context_columns=self.context_columns)
         if self.item_feature_columns:
