@@ -505,13 +505,13 @@ def compare(name: str, task: Task, args: argparse.Namespace, workdir: Path) -> d
         "num_parameters": xs["num_parameters"], "threads": test_timing["threads"],
         "stopped_by_time": timer["stopped_by_time"], "process_s": xs["process_s"], "command": xs["command"],
     }
+    machine = machine_info()
     return {
         "task": name, "model": task.recbole_model, "dataset": task.recbole_dataset,
         "settings": {"epochs": epochs, "time_budget_s": budget or None, "threads": args.threads,
                      "smoke": args.smoke},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "load_average_at_start": machine_info()["load_average_at_start"],
-        "xsell_commit": machine_info()["xsell_commit"],
+        "load_average_at_start": machine["load_average_at_start"], "xsell_commit": machine["xsell_commit"],
         "recbole": recbole, "xsell": xsell,
         "ratios": {
             "throughput_xsell_over_recbole": _ratio(xsell["targets_per_s"], recbole["targets_per_s"]),

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc  # noqa: E402
 
@@ -26,9 +28,9 @@ SECTION = "sequence_models"
 TITLE = "## Sequence models (issue 3)"
 RESULTS = ROOT / "benchmarks" / "results" / "sequence_models.json"
 RUNS = ROOT / "benchmarks" / "runs"
-# Loss class (metrics.json "loss") -> the configs/loss/ option name shown in the table.
-LOSS_NAMES = {"FullSoftmaxCE": "ce", "BinaryCrossEntropy": "bce", "GBCE": "gbce", "SampledSoftmax": "sampled_softmax",
-              "InBatchSoftmax": "in_batch"}
+# Loss class (metrics.json "loss") -> the configs/loss/ option that builds it, the name shown in the table.
+LOSS_NAMES = {OmegaConf.load(path)._target_.rsplit(".", 1)[-1]: path.stem
+              for path in sorted((ROOT / "configs" / "loss").glob("*.yaml"))}
 
 # Published anchors (protocol matters: never compare sampled with full-ranking numbers).
 ANCHORS = [

@@ -77,7 +77,6 @@ def test_catalog_items_index_untrained_items_after_the_trained_ones():
     assert (dm.item_features.ids[len(trained):, 0] >= 2).all()  # with its own features
 
 
-
 def test_catalog_items_without_item_table_are_the_items_the_log_names():
     dm = SequenceDataModule(Interactions(EVENTS, name="tiny"), max_len=3, batch_size=2, catalog_items=True)
     dm.setup()
