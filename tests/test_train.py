@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,3 +196,22 @@ def test_context_and_user_features_train_through_hydra(tmp_path):
     tables = [name for name in state if name.startswith("model.request.") and name.endswith(".weight")]
     assert {"model.request.context.features.2.weight", "model.request.user.features.1.weight"} <= set(tables)
     assert OmegaConf.load(tmp_path / "config.yaml").data.token_hash_buckets == 64
+
+
+@pytest.mark.slow
+def test_optuna_sweep_maximises_validation_ndcg(tmp_path):
+    """``-m hparams_search=optuna`` runs its trials through the Optuna sweeper; the best value it reports is
+    the highest validation NDCG@10 of the trials' metrics.json, and the best parameters are that trial's."""
+    sweep = tmp_path / "sweep"
+    command = [sys.executable, "-m", "xsell.train", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
+               "hydra.sweeper.sampler.n_startup_trials=2", f"hydra.sweep.dir={sweep}", "baseline=false",
+               "threads=1", "callbacks.progress_bar=null", *SHRINK]
+    done = subprocess.run(command, cwd=CONFIG_DIR.parent, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = sorted(sweep.glob("[0-9]*/metrics.json"))
+    assert len(trials) == 3
+    values = [json.loads(path.read_text())["val"]["ndcg@10"] for path in trials]
+    result = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert result.best_value == pytest.approx(max(values))
+    best_overrides = OmegaConf.load(trials[values.index(max(values))].parent / ".hydra" / "overrides.yaml")
+    assert {f"{key}={value}" for key, value in result.best_params.items()} <= set(best_overrides)
