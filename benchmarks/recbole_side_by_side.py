@@ -86,6 +86,9 @@ TASKS: dict[str, Task] = {
     "ml100k_gru4rec": Task("GRU4Rec", "ml-100k", "gru4rec_ml100k.yaml", "atomic", "gru4rec", "ml-100k"),
     "games_sasrec": Task("SASRec", "amazon-games", "sasrec_games.yaml", "sasrec_txt", "sasrec",
                          "amazon-games/Video.txt"),
+    # The peer's GRU4Rec config names no data set (RecBole's GRU4Rec defaults, CE, max length 50).
+    "games_gru4rec": Task("GRU4Rec", "amazon-games", "gru4rec_ml100k.yaml", "sasrec_txt", "gru4rec",
+                          "amazon-games/Video.txt"),
 }
 
 # RecBole config values the driver records (model keys absent from a model's config read as None).
