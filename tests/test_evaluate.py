@@ -27,7 +27,7 @@ def config(name: str, output_dir: Path, *overrides: str) -> DictConfig:
 def trained(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("train")
     metrics = train(config("train", out, *DATA, "trainer.max_epochs=2", "model.dim=16", "logger=csv", "export=false",
-                           "trainer.accelerator=cpu", "callbacks.progress_bar=null"))
+                           "trainer.accelerator=cpu", "callbacks.progress_bar=null", "module.sampled_negatives=20"))
     return out, metrics
 
 
@@ -39,6 +39,11 @@ def test_checkpoint_evaluation_reproduces_training_metrics(trained, tmp_path):
             assert metrics[part][name] == pytest.approx(train_metrics[part][name], abs=1e-9)
         assert metrics[part]["ndcg@10_ci_low"] <= metrics[part]["ndcg@10"] <= metrics[part]["ndcg@10_ci_high"]
         assert "lift_ndcg@10" in metrics[part]
+        assert not any(key.startswith("sampled") for key in metrics[part])  # full ranking unless asked
+    sampled = run(config("eval", tmp_path / "sampled", *DATA, f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}",
+                         "sampled_negatives=20", "parts=[test]", "compare=[]"))
+    for name in ("sampled_hit@10", "sampled_ndcg@10", "sampled_mrr@20"):  # same negatives as the training run's
+        assert sampled["test"][name] == pytest.approx(train_metrics["test"][name], abs=1e-9)
     assert json.loads((tmp_path / "metrics.json").read_text())["test"]["ndcg@10"] == metrics["test"]["ndcg@10"]
     assert (tmp_path / "report.md").read_text().startswith("# ")
     assert (tmp_path / "ranks_test.parquet").is_file()

@@ -63,7 +63,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
         metrics["rules"] = rules.describe()
     reports: dict[str, EvaluationReport] = {}
-    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed)
+    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
+                   sampled_negatives=cfg.get("sampled_negatives"), sampled_proposal=cfg.get("sampled_proposal", "uniform"))
     with torch.no_grad():
         for part in cfg.parts:
             report = evaluate(score, datamodule, baseline=reference, part=part, name=name, **options)

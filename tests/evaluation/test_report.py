@@ -34,6 +34,19 @@ def test_metrics_equal_the_protocol(reports, exclude_seen):
             assert report.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15)
 
 
+def test_sampled_metrics_only_when_asked_and_equal_to_the_protocol(reports):
+    dm, popularity, model, _ = reports
+    assert not any(key.startswith("sampled") for key in model.metrics)  # full ranking only by default
+    expected = evaluate_scorer(popularity.score, dm.test_dataloader(), ks=KS, sampled_negatives=2, seed=3)
+    report = evaluate(popularity.score, dm, ks=KS, sampled_negatives=2, seed=3, n_resamples=10)
+    sampled = {key: value for key, value in report.metrics.items() if key.startswith("sampled_")}
+    assert sampled == {key: value for key, value in expected.items() if key.startswith("sampled_")}
+    assert sampled["sampled_recall@3"] == 0.75  # 2 negatives: every known target is in the top 3 of 3
+    oracle_report = evaluate(oracle(dm.num_items), dm, ks=KS, sampled_negatives=2, n_resamples=10)
+    assert oracle_report.metrics["sampled_recall@1"] == 0.75  # rank 1 among its candidates; a's is unknown
+    assert "sampled_recall" in set(report.to_frame().get_column("metric"))
+
+
 def test_report_contents(reports):
     _, _, model, _ = reports
     m = model.metrics

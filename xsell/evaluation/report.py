@@ -30,6 +30,7 @@ from xsell.data.schema import EVENT, ITEM, SESSION, USER
 from xsell.errors import SchemaError
 from xsell.evaluation import beyond_accuracy as ba
 from xsell.evaluation import segments as seg
+from xsell.evaluation.protocol import evaluate_scorer
 from xsell.evaluation.statistics import bootstrap_ci, compare_runs
 from xsell.evaluation.table import LAST_ITEM, TOP_K, mean_metrics, metric_values, rank_table
 
@@ -147,6 +148,8 @@ def evaluate(
     category_column: str = "category",
     n_resamples: int = 1000,
     seed: int = 0,
+    sampled_negatives: int | None = None,
+    sampled_proposal: str = "uniform",
 ) -> EvaluationReport:
     """Evaluate ``score`` on every target of one part of a ``SequenceDataModule``.
 
@@ -166,7 +169,10 @@ def evaluate(
             such column of the event log other than the ids, the event type and the session.
         category_column: item-table column for diversity, complement rate and category lift (NaN when the
             data set has no such column).
-        n_resamples / seed: bootstrap options.
+        n_resamples / seed: bootstrap options (``seed`` also seeds the sampled negatives).
+        sampled_negatives: also rank each target against this many negatives the user never interacted with
+            (the SASRec paper's protocol), reported beside the full-ranking metrics as ``sampled_*`` (uniform)
+            or ``sampled_pop_*`` (``sampled_proposal="popularity"``: drawn by training popularity).
     """
     ks = tuple(sorted(set(ks)))
     if not ks or ks[0] < 1:
@@ -180,6 +186,11 @@ def evaluate(
     table = rank_table(score, _loader(datamodule, part), k=ks[-1], exclude_seen=exclude_seen)
     accuracy = mean_metrics(table, ks)
     metrics = dict(accuracy)
+    if sampled_negatives:
+        sampled = evaluate_scorer(score, _loader(datamodule, part), ks=ks, exclude_seen=exclude_seen,
+                                  sampled_negatives=sampled_negatives, sampled_proposal=sampled_proposal,
+                                  item_counts=datamodule.item_counts(), seed=seed)
+        metrics.update({key: value for key, value in sampled.items() if key.startswith("sampled_")})
     headline = [f"{metric}@{k}" for k in ks for metric in HEADLINE]
     if table.height:
         interval = bootstrap_ci(np.column_stack([metric_values(table, m) for m in headline]),
