@@ -47,6 +47,16 @@ def test_post_ln_layout_with_small_normal_init():
     assert model.input.items.ids.weight[0].abs().max() == 0  # padding row stays zero
 
 
+def test_paper_block_is_causal_and_scripts():
+    """The SASRec paper's 1x ReLU feed-forward (``ffn_mult=1 activation=relu``) keeps the model's contract."""
+    def paper(**options) -> SASRec:
+        return build(ffn_mult=1, activation="relu", **options)
+
+    common.check_causal(paper)
+    common.check_scripts(paper)
+    assert paper().encoder.blocks[1].ffn[0].weight.shape == (common.DIM, common.DIM)
+
+
 def test_unknown_layout_is_rejected():
     import pytest
 

@@ -40,3 +40,25 @@ def test_encoder_on_fully_padded_row_has_no_nan():
         out = encoder(torch.randn(3, 4, 8), ITEMS)
         assert out.shape == (3, 4, 8)
         assert torch.isfinite(out).all()
+
+
+def test_paper_feed_forward_is_square_relu():
+    """The SASRec paper's block: ``ReLU(x W1 + b1) W2 + b2`` with D x D weights; BERT's default is 4D GELU."""
+    import pytest
+
+    from xsell.nn.transformer import TransformerBlock
+
+    paper = TransformerBlock(dim=8, heads=2, dropout=0.0, ffn_mult=1, activation="relu").eval()
+    default = TransformerBlock(dim=8, heads=2, dropout=0.0)
+    assert paper.ffn[0].weight.shape == (8, 8) and default.ffn[0].weight.shape == (32, 8)
+    x = torch.tensor([[-2.0, -1.0, 0.5, 3.0, 0.0, 1.0, -0.5, 2.0]])
+    with torch.no_grad():
+        first, second = paper.ffn[0], paper.ffn[3]
+        first.weight.copy_(torch.eye(8))
+        first.bias.zero_()
+        second.weight.copy_(torch.eye(8))
+        second.bias.zero_()
+        assert torch.equal(paper.ffn(x), x.clamp(min=0))  # negative inputs cut to zero, the rest passed on
+        assert not torch.equal(TransformerBlock(8, 2, 0.0, ffn_mult=1).ffn[1](x), x.clamp(min=0))  # GELU
+    with pytest.raises(ValueError, match="activation"):
+        TransformerBlock(dim=8, heads=2, dropout=0.0, activation="swish")

@@ -47,6 +47,8 @@ class BERT4Rec(SequenceModel):
         user_specs: Sequence[FeatureSpec] = (),
         layout: str = "pre_ln",
         init_std: float | None = None,
+        ffn_mult: int = 4,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -58,7 +60,8 @@ class BERT4Rec(SequenceModel):
             scale=layout == "pre_ln",
         )
         self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=False,
-                                          norm_first=transformer_layout(layout))
+                                          norm_first=transformer_layout(layout), ffn_mult=ffn_mult,
+                                          activation=activation)
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
         self.request = RequestFeatures(dim, context_specs, user_specs)
         if init_std is not None:

@@ -37,6 +37,8 @@ class SASRec(SequenceModel):
             (RecBole's: unscaled inputs, input LayerNorm, post-LN blocks).
         init_std: initialise the input embeddings and the encoder ``N(0, init_std)`` (BERT/RecBole: 0.02);
             None keeps the defaults (item vectors ``N(0, 1/D)``, PyTorch's Linear initialisation).
+        ffn_mult / activation: the blocks' feed-forward width (``ffn_mult * D``) and non-linearity: 4x GELU
+            (default, BERT's and RecBole's) or the SASRec paper's 1x ReLU (``ffn_mult=1 activation=relu``).
 
     Example::
 
@@ -61,6 +63,8 @@ class SASRec(SequenceModel):
         user_specs: Sequence[FeatureSpec] = (),
         layout: str = "pre_ln",
         init_std: float | None = None,
+        ffn_mult: int = 4,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -70,7 +74,8 @@ class SASRec(SequenceModel):
             scale=layout == "pre_ln",
         )
         self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=True,
-                                          norm_first=transformer_layout(layout))
+                                          norm_first=transformer_layout(layout), ffn_mult=ffn_mult,
+                                          activation=activation)
         self.request = RequestFeatures(dim, context_specs, user_specs)
         if init_std is not None:
             normal_init(self.input, init_std)

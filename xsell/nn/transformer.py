@@ -54,19 +54,26 @@ class SelfAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(batch, q.size(2), dim))  # [B, L or 1, D]
 
 
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
 class TransformerBlock(nn.Module):
     """``x + attn(LN(x))`` then ``x + ffn(LN(x))`` (pre-LN, ``norm_first``), or ``LN(x + attn(x))`` then
-    ``LN(x + ffn(x))`` (post-LN, the original transformer's and BERT's); GELU feed-forward of width
-    ``ffn_mult * D``."""
+    ``LN(x + ffn(x))`` (post-LN, the original transformer's and BERT's); a feed-forward of width
+    ``ffn_mult * D`` with ``activation`` (BERT: 4x GELU; the SASRec paper: 1x ReLU)."""
 
-    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4, norm_first: bool = True) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4, norm_first: bool = True,
+                 activation: str = "gelu") -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.norm_first = norm_first
         self.attention_norm = nn.LayerNorm(dim)
         self.attention = SelfAttention(dim, heads, dropout)
         self.ffn_norm = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(
-            nn.Linear(dim, ffn_mult * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_mult * dim, dim)
+            nn.Linear(dim, ffn_mult * dim), ACTIVATIONS[activation](), nn.Dropout(dropout),
+            nn.Linear(ffn_mult * dim, dim),
         )
         self.dropout = nn.Dropout(dropout)
 
@@ -86,12 +93,14 @@ class TransformerEncoder(nn.Module):
     a LayerNorm on the input then post-LN blocks (RecBole's SASRec and BERT4Rec layout)."""
 
     def __init__(self, dim: int, layers: int, heads: int, dropout: float, causal: bool,
-                 norm_first: bool = True) -> None:
+                 norm_first: bool = True, ffn_mult: int = 4, activation: str = "gelu") -> None:
         super().__init__()
         self.causal = causal
         self.norm_first = norm_first
-        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, dropout, norm_first=norm_first)
-                                    for _ in range(layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, heads, dropout, ffn_mult=ffn_mult, norm_first=norm_first, activation=activation)
+            for _ in range(layers)
+        )
         self.norm = nn.LayerNorm(dim)  # final (pre-LN) or input (post-LN) LayerNorm
 
     def forward(self, x: Tensor, items: Tensor, last_only: bool = False) -> Tensor:
