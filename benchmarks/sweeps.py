@@ -57,8 +57,9 @@ def run_sweep(experiment: str, trials: int, seed: int, overrides: list[str], thr
     return sweep_dir, shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
 
 
-def collect_trials(sweep_dir: Path, command: str) -> list[dict[str, Any]]:
-    """One record per finished trial: the sampled parameters, validation and test metrics, cost."""
+def collect_trials(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One record per finished trial: the sampled parameters, the single-run command that repeats it,
+    validation and test metrics, cost."""
     records = []
     for metrics_path in sorted(sweep_dir.glob("*/metrics.json"), key=lambda p: int(p.parent.name)):
         trial = metrics_path.parent
@@ -66,6 +67,8 @@ def collect_trials(sweep_dir: Path, command: str) -> list[dict[str, Any]]:
         overrides = OmegaConf.load(trial / ".hydra" / "overrides.yaml")
         params = dict(item.split("=", 1) for item in overrides if item.split("=", 1)[0] in searched)
         metrics = json.loads(metrics_path.read_text())
+        command = shlex.join(["python", "-m", "xsell.train",
+                              *(item for item in overrides if not item.startswith("hparams_search="))])
         records.append({
             "run": str(trial.relative_to(ROOT)), "command": command, "params": params,
             "val": metrics["val"], "test": metrics["test"], "epochs": metrics["epochs"],
@@ -106,7 +109,8 @@ def render(results: dict[str, Any]) -> str:
                       f"MRR@10 {test['mrr@10']:.4f}" + (f", sampled HR@10 {test['sampled_hit@10']:.4f} / "
                                                         f"NDCG@10 {test['sampled_ndcg@10']:.4f}"
                                                         if "sampled_hit@10" in test else "") + ".",
-                  "", f"Command: `{sweep['commands'][-1]}`"]
+                  "", f"Best trial alone: `{best['command']}`", "",
+                  "Sweeps: " + "; ".join(f"`{c}`" for c in sweep["commands"])]
     lines += ["", end]
     return "\n".join(lines)
 
@@ -126,18 +130,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides for every trial")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--sampled", type=int, default=None, help="also log sampled metrics (e.g. 100)")
+    parser.add_argument("--collect", type=Path, default=None,
+                        help="record the finished trials of an interrupted sweep folder instead of running one")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sweeps": {}}
-    if args.experiment:
+    if args.collect:
+        sweep_dir = args.collect.resolve()
+        experiment = sweep_dir.parent.name
+        sweep = results["sweeps"].setdefault(experiment, {"trials": [], "commands": []})
+        known = {t["run"] for t in sweep["trials"]}
+        sweep["trials"] += [t for t in collect_trials(sweep_dir) if t["run"] not in known]
+        sweep["commands"].append(f"(interrupted) {sweep_dir.relative_to(ROOT)}")
+        results["machine"] = machine_info()
+        results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(RESULTS, results)
+    elif args.experiment:
         results["machine"] = machine_info()
         results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         start = time.perf_counter()
         sweep = results["sweeps"].setdefault(args.experiment, {"trials": [], "commands": []})
         sweep_dir, command = run_sweep(args.experiment, args.trials, len(sweep["trials"]), args.override,
                                        args.threads, args.sampled)
-        sweep["trials"] += collect_trials(sweep_dir, command)
+        sweep["trials"] += collect_trials(sweep_dir)
         sweep["commands"].append(command)
         write_json_atomic(RESULTS, results)
         print(f"{args.experiment}: {args.trials} trials in {time.perf_counter() - start:.0f} s", flush=True)
