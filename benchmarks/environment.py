@@ -75,16 +75,23 @@ def machine_info(watched: str = "xsell") -> dict[str, Any]:
     }
 
 
-def train_in_subprocess(name: str, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """Run ``python -m xsell.train`` with ``overrides`` (``hydra.run.dir`` set to ``run_dir``) in a fresh
-    process; return its ``metrics.json`` plus the command line and the process's wall time."""
-    command = [sys.executable, "-m", "xsell.train", f"hydra.run.dir={run_dir}", *overrides]
-    start = time.perf_counter()
+def run_xsell_train(name: str, arguments: list[str]) -> str:
+    """Run ``python -m xsell.train ARGUMENTS`` in a fresh process from the project root; raise with the end
+    of its stderr when it fails; return the command line as the docs show it (paths relative to the root)."""
+    command = [sys.executable, "-m", "xsell.train", *arguments]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{done.stderr[-4000:]}")
+    return shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
+
+
+def train_in_subprocess(name: str, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Run ``python -m xsell.train`` with ``overrides`` (``hydra.run.dir`` set to ``run_dir``) in a fresh
+    process; return its ``metrics.json`` plus the command line and the process's wall time."""
+    start = time.perf_counter()
+    command = run_xsell_train(name, [f"hydra.run.dir={run_dir}", *overrides])
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["command"] = shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
+    metrics["command"] = command
     metrics["process_seconds"] = time.perf_counter() - start
     return metrics
 

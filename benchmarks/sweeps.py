@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -27,7 +26,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, run_xsell_train, update_doc  # noqa: E402
 
 from xsell.atomic import write_json_atomic  # noqa: E402
 
@@ -50,11 +49,7 @@ def run_sweep(experiment: str, trials: int, seed: int, overrides: list[str], thr
         args.append(f"threads={threads}")
     if sampled:
         args.append(f"module.sampled_negatives={sampled}")
-    command = [sys.executable, "-m", "xsell.train", *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"sweep of {experiment} failed:\n{done.stderr[-4000:]}")
-    return sweep_dir, shlex.join(["python", *command[1:]]).replace(str(ROOT) + "/", "")
+    return sweep_dir, run_xsell_train(f"sweep of {experiment}", args)
 
 
 def collect_trials(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -136,31 +131,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sweeps": {}}
-    if args.collect:
-        sweep_dir = args.collect.resolve()
-        experiment = sweep_dir.parent.name
-        sweep = results["sweeps"].setdefault(experiment, {"trials": [], "commands": []})
+    if args.collect or args.experiment:
+        start = time.perf_counter()
+        if args.collect:
+            sweep_dir = args.collect.resolve()
+            sweep = results["sweeps"].setdefault(sweep_dir.parent.name, {"trials": [], "commands": []})
+            command = f"(interrupted) {sweep_dir.relative_to(ROOT)}"
+        else:
+            sweep = results["sweeps"].setdefault(args.experiment, {"trials": [], "commands": []})
+            sweep_dir, command = run_sweep(args.experiment, args.trials, len(sweep["trials"]), args.override,
+                                           args.threads, args.sampled)
         known = {t["run"] for t in sweep["trials"]}
         sweep["trials"] += [t for t in collect_trials(sweep_dir) if t["run"] not in known]
-        sweep["commands"].append(f"(interrupted) {sweep_dir.relative_to(ROOT)}")
-        results["machine"] = machine_info()
-        results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_json_atomic(RESULTS, results)
-    elif args.experiment:
-        results["machine"] = machine_info()
-        results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        start = time.perf_counter()
-        sweep = results["sweeps"].setdefault(args.experiment, {"trials": [], "commands": []})
-        sweep_dir, command = run_sweep(args.experiment, args.trials, len(sweep["trials"]), args.override,
-                                       args.threads, args.sampled)
-        sweep["trials"] += collect_trials(sweep_dir)
         sweep["commands"].append(command)
+        results["machine"] = machine_info()
+        results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         write_json_atomic(RESULTS, results)
-        print(f"{args.experiment}: {args.trials} trials in {time.perf_counter() - start:.0f} s", flush=True)
-    if not args.no_doc and results["sweeps"]:
-        update_doc(SECTION, TITLE, render(results))
+        print(f"{sweep_dir.parent.name}: {len(sweep['trials'])} trials recorded "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
     if results["sweeps"]:
-        print(render(results))
+        block = render(results)
+        if not args.no_doc:
+            update_doc(SECTION, TITLE, block)
+        print(block)
     return 0
 
 

@@ -64,7 +64,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         metrics["rules"] = rules.describe()
     reports: dict[str, EvaluationReport] = {}
     options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
-                   sampled_negatives=cfg.get("sampled_negatives"), sampled_proposal=cfg.get("sampled_proposal", "uniform"))
+                   sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal)
     with torch.no_grad():
         for part in cfg.parts:
             report = evaluate(score, datamodule, baseline=reference, part=part, name=name, **options)
