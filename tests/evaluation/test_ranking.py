@@ -114,6 +114,29 @@ def test_sampled_metrics_in_the_evaluation_are_reproducible():
     assert "sampled_recall@10" not in RankingEvaluation(ks=(10,)).compute()
 
 
+def test_a_batch_scored_in_one_piece_draws_the_negatives_of_sliced_scoring():
+    generator = torch.Generator().manual_seed(0)
+    rows, num_items = 2 * SCORE_ROWS + 7, 300  # three slices
+    scores = torch.randn(rows, num_items, generator=generator)
+    seen = torch.randint(2, num_items, (rows, 5), generator=generator)
+    batch = SequenceBatch(items=seen, events=seen, time_gaps=seen, exclude=seen,
+                          target=torch.randint(2, num_items, (rows,), generator=generator))
+    row_scores = {tuple(history.tolist()): row for history, row in zip(seen, scores, strict=True)}
+    assert len(row_scores) == rows
+
+    def score(part: SequenceBatch) -> torch.Tensor:  # the same scores, looked up by the history
+        return torch.stack([row_scores[tuple(history.tolist())] for history in part.items])
+
+    sliced = RankingEvaluation(ks=(10,), sampled_negatives=20, seed=5)
+    sliced.update_from(score, batch)
+    whole = RankingEvaluation(ks=(10,), sampled_negatives=20, seed=5)
+    whole.update_scored(scores, batch)
+    assert whole.compute() == sliced.compute()
+    unsliced = RankingEvaluation(ks=(10,), sampled_negatives=20, seed=5)
+    unsliced.update(scores, batch)  # one draw over all rows: other negatives
+    assert unsliced.compute()["sampled_ndcg@10"] != whole.compute()["sampled_ndcg@10"]
+
+
 def test_unknown_target_misses_even_when_the_cutoff_exceeds_the_catalog():
     batch = SequenceBatch(items=torch.tensor([[2, 3]]), events=torch.tensor([[2, 2]]),
                           time_gaps=torch.tensor([[1, 1]]), target=torch.tensor([1]),

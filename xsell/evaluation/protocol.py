@@ -57,7 +57,8 @@ class RankingEvaluation:
 
     def update(self, scores: Tensor, batch: SequenceBatch) -> None:
         """Add one batch: ``scores`` ``[B, N]`` for the batch's targets."""
-        self.full.update(target_ranks(scores, batch.target, batch.exclude if self.exclude_seen else None))
+        exclude = batch.exclude.to(scores.device) if self.exclude_seen else None
+        self.full.update(target_ranks(scores, batch.target.to(scores.device), exclude))
         if self.sampled_negatives:
             ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
                                          self.sampled_negatives, self.generator, self.weights)
@@ -67,6 +68,12 @@ class RankingEvaluation:
         """Score ``batch`` with ``score(batch) -> [B, N]`` in slices of ``SCORE_ROWS`` rows and add each."""
         for part in batch.split(SCORE_ROWS):
             self.update(score(part), part)
+
+    def update_scored(self, scores: Tensor, batch: SequenceBatch) -> None:
+        """Add a batch already scored in one piece (``[B, N]``), slice by slice as ``update_from`` does, so
+        that both draw the same sampled negatives for the same batches."""
+        for part, part_scores in zip(batch.split(SCORE_ROWS), scores.split(SCORE_ROWS), strict=True):
+            self.update(part_scores, part)
 
     def compute(self) -> dict[str, float]:
         return {**self.full.compute(), **self.sampled.compute()}

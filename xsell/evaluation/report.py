@@ -30,7 +30,7 @@ from xsell.data.schema import EVENT, ITEM, SESSION, USER
 from xsell.errors import SchemaError
 from xsell.evaluation import beyond_accuracy as ba
 from xsell.evaluation import segments as seg
-from xsell.evaluation.protocol import evaluate_scorer
+from xsell.evaluation.protocol import RankingEvaluation
 from xsell.evaluation.statistics import bootstrap_ci, compare_runs
 from xsell.evaluation.table import LAST_ITEM, TOP_K, mean_metrics, metric_values, rank_table
 
@@ -183,14 +183,22 @@ def evaluate(
     datamodule.setup()
     segment_k = segment_k or (10 if 10 in ks else ks[-1])
 
-    table = rank_table(score, _loader(datamodule, part), k=ks[-1], exclude_seen=exclude_seen)
+    table_score = score
+    if sampled_negatives:  # the sampled ranks come from the rank table's own scores: one scoring pass
+        sampled = RankingEvaluation(ks, exclude_seen=exclude_seen, sampled_negatives=sampled_negatives,
+                                    sampled_proposal=sampled_proposal, item_counts=datamodule.item_counts(),
+                                    seed=seed)
+
+        def table_score(batch: SequenceBatch) -> Tensor:
+            scores = score(batch)
+            sampled.update_scored(scores, batch)
+            return scores
+
+    table = rank_table(table_score, _loader(datamodule, part), k=ks[-1], exclude_seen=exclude_seen)
     accuracy = mean_metrics(table, ks)
     metrics = dict(accuracy)
     if sampled_negatives:
-        sampled = evaluate_scorer(score, _loader(datamodule, part), ks=ks, exclude_seen=exclude_seen,
-                                  sampled_negatives=sampled_negatives, sampled_proposal=sampled_proposal,
-                                  item_counts=datamodule.item_counts(), seed=seed)
-        metrics.update({key: value for key, value in sampled.items() if key.startswith("sampled_")})
+        metrics.update({key: value for key, value in sampled.compute().items() if key.startswith("sampled_")})
     headline = [f"{metric}@{k}" for k in ks for metric in HEADLINE]
     if table.height:
         interval = bootstrap_ci(np.column_stack([metric_values(table, m) for m in headline]),

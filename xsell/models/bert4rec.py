@@ -11,71 +11,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from xsell.data.features import FeatureSpec
-from xsell.models.base import SequenceInput, SequenceModel
-from xsell.nn.embeddings import RequestFeatures
-from xsell.nn.transformer import TransformerEncoder, normal_init, transformer_layout
+from xsell.models.transformer_base import TransformerSequenceModel
 
 
-class BERT4Rec(SequenceModel):
+class BERT4Rec(TransformerSequenceModel):
     """Bidirectional Cloze transformer. The mask token is index ``num_items`` (one past the catalog).
 
-    Args: as :class:`xsell.models.sasrec.SASRec`.
+    Args: as :class:`TransformerSequenceModel`.
     """
 
     objective = "cloze"
+    causal = False
+    extra_tokens = 1  # [MASK]
 
-    def __init__(
-        self,
-        num_items: int,
-        dim: int = 64,
-        layers: int = 2,
-        heads: int = 2,
-        dropout: float = 0.2,
-        max_len: int = 50,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
-        context_specs: Sequence[FeatureSpec] = (),
-        user_specs: Sequence[FeatureSpec] = (),
-        layout: str = "pre_ln",
-        init_std: float | None = None,
-        ffn_mult: int = 4,
-        activation: str = "gelu",
-    ) -> None:
-        super().__init__()
-        self.max_len = max_len
+    def __init__(self, num_items: int, **options) -> None:
+        super().__init__(num_items, **options)
         self.mask_index = num_items
-        self.input = SequenceInput(
-            num_items, dim, max_len, dropout, num_event_types=num_event_types,
-            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
-            extra_tokens=1,
-            scale=layout == "pre_ln",
-        )
-        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=False,
-                                          norm_first=transformer_layout(layout), ffn_mult=ffn_mult,
-                                          activation=activation)
-        self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
-        self.request = RequestFeatures(dim, context_specs, user_specs)
-        if init_std is not None:
-            normal_init(self.input, init_std)
-            normal_init(self.encoder, init_std)
-            normal_init(self.head, init_std)
 
-    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        x = self.input(items, events, time_gaps)  # [B, L, D]
-        return self.head(self.encoder(x, items))  # [B, L, D]
-
-    def last_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        x = self.input(items, events, time_gaps)  # [B, L, D]
-        return self.head(self.encoder(x, items, last_only=True)[:, -1])  # [B, D]: the top block reads one query
+    def output_head(self, dim: int) -> nn.Module:
+        """Dense, GELU, LayerNorm: the masked position's output into item-vector space."""
+        return nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.LayerNorm(dim))
 
     @torch.jit.export
     def encode_sequence(

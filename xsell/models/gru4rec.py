@@ -33,7 +33,7 @@ class GRU4Rec(SequenceModel):
         num_items: item vocabulary size. dim: item-vector size ``D``.
         hidden: GRU state size (defaults to ``dim``). layers: stacked GRU layers.
         dropout: embedding dropout. hidden_dropout: dropout on the GRU output.
-        max_len: longest history read. Other arguments as :class:`xsell.models.sasrec.SASRec`.
+        max_len: longest history read. Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ class MeanPool(SequenceModel):
 
     Args:
         num_items: item vocabulary size. dim: hidden size ``D``. dropout: embedding dropout.
-        max_len: longest history read. Other arguments as :class:`xsell.models.sasrec.SASRec`.
+        max_len: longest history read. Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
 
     Example::
 

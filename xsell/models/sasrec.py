@@ -12,33 +12,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from torch import Tensor
-
-from xsell.data.features import FeatureSpec
-from xsell.models.base import SequenceInput, SequenceModel
-from xsell.nn.embeddings import RequestFeatures
-from xsell.nn.transformer import TransformerEncoder, normal_init, transformer_layout
+from xsell.models.transformer_base import TransformerSequenceModel
 
 
-class SASRec(SequenceModel):
-    """Causal transformer next-item model.
-
-    Args:
-        num_items: item vocabulary size (padding and unknown included).
-        dim: hidden size ``D``. layers / heads / dropout: transformer shape.
-        max_len: longest history the model reads (learned positions).
-        num_event_types / num_time_gap_buckets: > 0 to add event-type / time-gap embeddings.
-        feature_ids / feature_specs: item features fused into the item vectors (see ``ItemEmbedding``).
-        context_specs / user_specs: request context (the predicted event's device, time of day, ...) and user
-            features fused into the output (see ``RequestFeatures``); empty: none.
-        layout: ``pre_ln`` (default: sqrt(D)-scaled item vectors, pre-LN blocks, final LayerNorm) or ``post_ln``
-            (RecBole's: unscaled inputs, input LayerNorm, post-LN blocks).
-        init_std: initialise the input embeddings and the encoder ``N(0, init_std)`` (BERT/RecBole: 0.02);
-            None keeps the defaults (item vectors ``N(0, 1/D)``, PyTorch's Linear initialisation).
-        ffn_mult / activation: the blocks' feed-forward width (``ffn_mult * D``) and non-linearity: 4x GELU
-            (default, BERT's and RecBole's) or the SASRec paper's 1x ReLU (``ffn_mult=1 activation=relu``).
+class SASRec(TransformerSequenceModel):
+    """Causal transformer next-item model; arguments as :class:`TransformerSequenceModel`.
 
     Example::
 
@@ -47,44 +25,4 @@ class SASRec(SequenceModel):
         scores = user @ model.item_embeddings().T           # [B, 1000]
     """
 
-    def __init__(
-        self,
-        num_items: int,
-        dim: int = 64,
-        layers: int = 2,
-        heads: int = 2,
-        dropout: float = 0.2,
-        max_len: int = 50,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
-        context_specs: Sequence[FeatureSpec] = (),
-        user_specs: Sequence[FeatureSpec] = (),
-        layout: str = "pre_ln",
-        init_std: float | None = None,
-        ffn_mult: int = 4,
-        activation: str = "gelu",
-    ) -> None:
-        super().__init__()
-        self.max_len = max_len
-        self.input = SequenceInput(
-            num_items, dim, max_len, dropout, num_event_types=num_event_types,
-            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
-            scale=layout == "pre_ln",
-        )
-        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=True,
-                                          norm_first=transformer_layout(layout), ffn_mult=ffn_mult,
-                                          activation=activation)
-        self.request = RequestFeatures(dim, context_specs, user_specs)
-        if init_std is not None:
-            normal_init(self.input, init_std)
-            normal_init(self.encoder, init_std)
-
-    def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        x = self.input(items, events, time_gaps)  # [B, L, D]
-        return self.encoder(x, items)  # [B, L, D]
-
-    def last_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
-        x = self.input(items, events, time_gaps)  # [B, L, D]
-        return self.encoder(x, items, last_only=True)[:, -1]  # [B, D]: the top block reads one query
+    causal = True
