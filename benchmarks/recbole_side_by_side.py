@@ -60,6 +60,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "recbole_side_by_side.json"
 SMOKE_RESULTS = ROOT / "benchmarks" / "results" / "recbole_side_by_side_smoke.json"
 RUNS = ROOT / "benchmarks" / "runs" / "recbole_side_by_side"
 PEER = ROOT.parent / "shared" / "peer" / "recbole"
+OWN_RECBOLE_CONFIGS = ROOT / "benchmarks" / "recbole_configs"  # RecBole configs the peer folder lacks
 DEFAULT_VENV = ROOT.parent / ".venvs" / "recbole"
 RECBOLE_VERSION = "1.2.1"
 # After recbole itself, as shared/peer/recbole/README.md lists them.
@@ -73,12 +74,24 @@ EPOCH_TIMER = "benchmarks.recbole_side_by_side.EpochTimer"
 class Task:
     """One comparison: a RecBole model + peer config, and the xsell data/model groups that mirror it."""
 
-    recbole_model: str  # SASRec | GRU4Rec
+    recbole_model: str  # SASRec | GRU4Rec | BERT4Rec
     recbole_dataset: str  # the atomic dataset name RecBole reads under data_path
-    recbole_config: str  # file in shared/peer/recbole/configs
+    recbole_config: str  # file in shared/peer/recbole/configs, else in benchmarks/recbole_configs
     xsell_data: str  # xsell data config group
     xsell_model: str  # xsell model config group
     data_path: str  # relative to the shared data folder
+
+    @property
+    def recbole_config_path(self) -> Path:
+        peer = PEER / "configs" / self.recbole_config
+        return peer if peer.exists() else OWN_RECBOLE_CONFIGS / self.recbole_config
+
+    @property
+    def counts_targets(self) -> bool:
+        """Whether both sides' training examples are next-item targets (causal models), so that targets/s
+        compare. BERT4Rec's are not: RecBole trains masked copies of every prefix of a sequence, xsell
+        masked windows; the two count different things, so only accuracy and test time are compared."""
+        return self.recbole_model != "BERT4Rec"
 
 
 TASKS: dict[str, Task] = {
@@ -89,6 +102,9 @@ TASKS: dict[str, Task] = {
     # The peer's GRU4Rec config names no data set (RecBole's GRU4Rec defaults, CE, max length 50).
     "games_gru4rec": Task("GRU4Rec", "amazon-games", "gru4rec_ml100k.yaml", "sasrec_txt", "gru4rec",
                           "amazon-games/Video.txt"),
+    # RecBole's BERT4Rec defaults with the Games data and optimiser settings of the peer's SASRec config.
+    "games_bert4rec": Task("BERT4Rec", "amazon-games", "bert4rec_games.yaml", "sasrec_txt", "bert4rec",
+                           "amazon-games/Video.txt"),
 }
 
 # RecBole config values the driver records (model keys absent from a model's config read as None).
@@ -97,7 +113,7 @@ RECBOLE_KEYS = [
     "clip_grad_norm", "loss_type", "stopping_step", "MAX_ITEM_LIST_LENGTH", "eval_args", "topk",
     "valid_metric", "hidden_size", "inner_size", "n_layers", "n_heads", "hidden_dropout_prob",
     "attn_dropout_prob", "hidden_act", "layer_norm_eps", "initializer_range", "embedding_size",
-    "num_layers", "dropout_prob",
+    "num_layers", "dropout_prob", "mask_ratio", "ft_ratio", "transform",
 ]
 
 # Runs inside the RecBole venv: shared/peer/recbole/run.py unchanged, with data_preparation wrapped so that
@@ -310,7 +326,7 @@ def run_recbole(name: str, task: Task, venv: Path, workdir: Path, run_dir: Path,
     counts. The generated config, RecBole's output and the driver are kept in ``run_dir``."""
     import yaml
 
-    config = yaml.safe_load((PEER / "configs" / task.recbole_config).read_text())
+    config = yaml.safe_load(task.recbole_config_path.read_text())
     config["epochs"] = epochs
     config["checkpoint_dir"] = f"./saved/{name}"
     config_path = workdir / f"{name}.yaml"
@@ -355,12 +371,15 @@ def xsell_overrides(task: Task, rb: dict[str, Any], *, data_dir: Path, batch_win
         f"trainer.max_epochs={epochs}", f"callbacks.early_stopping.patience={rb['stopping_step']}",
         "callbacks.progress_bar=null", f"seed={rb['seed']}", f"threads={threads}", "baseline=false",
     ]
-    if task.xsell_model == "sasrec":
-        if rb["inner_size"] != 4 * rb["hidden_size"] or rb["hidden_dropout_prob"] != rb["attn_dropout_prob"]:
-            raise ValueError("xsell's SASRec has a 4x feed-forward and one dropout rate")
+    if task.xsell_model in ("sasrec", "bert4rec"):
+        if rb["inner_size"] % rb["hidden_size"] or rb["hidden_dropout_prob"] != rb["attn_dropout_prob"]:
+            raise ValueError("xsell's transformers have a feed-forward width k x D and one dropout rate")
         model = [f"model.dim={rb['hidden_size']}", f"model.layers={rb['n_layers']}",
                  f"model.heads={rb['n_heads']}", f"model.dropout={rb['hidden_dropout_prob']}",
-                 "model.layout=post_ln", f"model.init_std={rb['initializer_range']}"]
+                 "model.layout=post_ln", f"model.init_std={rb['initializer_range']}",
+                 f"model.ffn_mult={rb['inner_size'] // rb['hidden_size']}", f"model.activation={rb['hidden_act']}"]
+        if task.xsell_model == "bert4rec":
+            model.append(f"++data.mask_prob={rb['mask_ratio']}")
     else:
         model = [f"model.dim={rb['embedding_size']}", f"model.hidden={rb['hidden_size']}",
                  f"model.layers={rb['num_layers']}", f"model.dropout={rb['dropout_prob']}",
@@ -515,9 +534,10 @@ def compare(name: str, task: Task, args: argparse.Namespace, workdir: Path) -> d
                      "smoke": args.smoke},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "load_average_at_start": machine["load_average_at_start"], "xsell_commit": machine["xsell_commit"],
-        "recbole": recbole, "xsell": xsell,
+        "recbole": recbole, "xsell": xsell, "targets_comparable": task.counts_targets,
         "ratios": {
-            "throughput_xsell_over_recbole": _ratio(xsell["targets_per_s"], recbole["targets_per_s"]),
+            "throughput_xsell_over_recbole": (_ratio(xsell["targets_per_s"], recbole["targets_per_s"])
+                                              if task.counts_targets else None),
             "test_eval_speedup_recbole_s_over_xsell_s": _ratio(recbole["test_eval_s"], xsell["test_eval_s"]),
             "peak_memory_xsell_over_recbole": _ratio(xsell["peak_memory_mb"], recbole["peak_memory_mb"]),
         },
@@ -556,6 +576,12 @@ NOTES = [
     "most recent event (left padding). GRU4Rec: 64-d "
     "embeddings with dropout 0.3, one 128-unit GRU layer, a dense layer back to 64-d, tied output, on "
     "both sides. Both index every item of the data set (xsell `data.catalog_items=true`), so both rank the same catalogue.",
+    "BERT4Rec: RecBole's defaults (2 layers, 2 heads, 64-d, 256-wide GELU feed-forward, dropout 0.2, mask "
+    "ratio 0.2, N(0, 0.02), post-LN) mirrored in xsell (`model.layout=post_ln model.init_std=0.02 "
+    "data.mask_prob=0.2`); the RecBole config is `benchmarks/recbole_configs/bert4rec_games.yaml` (the peer "
+    "folder has none): the peer's Games data, split, optimiser and evaluation settings plus those defaults. "
+    "Training examples differ in kind (RecBole masks a copy of every prefix of a user's sequence, xsell masks "
+    "windows once per epoch), so targets/s is not compared (`-`); the budget is equal wall time.",
     "Timing: epoch seconds are training batches only (RecBole `_train_epoch`; xsell epoch minus "
     "validation). Test eval seconds: median of three warm full-ranking test passes with the best model in "
     "memory and the same threads: RecBole's `trainer.evaluate` (run.py's second pass and two more by the "
@@ -594,7 +620,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {'RecBole' if side == 'recbole' else 'xsell'} | {s['epochs']} | {s['threads']} | "
                 f"{batch} | {s['steps_per_epoch']} | {s['targets_per_epoch']} | {_num(s['median_epoch_s'], 1)} | "
-                f"{_num(s['targets_per_s'], 0)} | {_num(s['test_eval_s'], 2)} | {s['test'].get('ndcg@10', 0):.4f} | "
+                f"{_num(s['targets_per_s'] if r.get('targets_comparable', True) else None, 0)} | "
+                f"{_num(s['test_eval_s'], 2)} | {s['test'].get('ndcg@10', 0):.4f} | "
                 f"{s['test'].get('recall@10', 0):.4f} | {s['test'].get('mrr@10', 0):.4f} | "
                 f"{s['peak_memory_mb']:.0f} |"
             )
@@ -602,7 +629,8 @@ def render(results: dict[str, Any]) -> str:
               "peak memory xsell / RecBole | measured (xsell commit) |", "|---|---:|---:|---:|---|"]
     for name, r in results["tasks"].items():
         q = r["ratios"]
-        lines.append(f"| {name} | {_num(q['throughput_xsell_over_recbole'], 1)}x | "
+        throughput = q['throughput_xsell_over_recbole']
+        lines.append(f"| {name} | {_num(throughput, 1) + ('x' if throughput else '')} | "
                      f"{_num(q['test_eval_speedup_recbole_s_over_xsell_s'], 1)}x | "
                      f"{_num(q['peak_memory_xsell_over_recbole'], 2)} | {r['date'][:16]} "
                      f"({r.get('xsell_commit', '-')}) |")
