@@ -482,7 +482,7 @@ def compare(name: str, task: Task, args: argparse.Namespace, workdir: Path) -> d
     run_root = RUNS / name
     budget = SMOKE_SECONDS if args.smoke else args.time_budget
     epochs = 1 if args.smoke else (args.epochs if not budget else args.max_epochs)
-    cut = SMOKE_SECONDS if args.smoke else 0.0
+    cut = SMOKE_SECONDS if args.smoke else (budget if args.cut_at_budget else 0.0)
     prepare_recbole_dir(task, workdir, args.data_dir)
     print(f"[{name}] RecBole {task.recbole_model}: epochs {epochs}, budget {budget or '-'} s", flush=True)
     rb = run_recbole(name, task, args.recbole_venv, workdir, run_root / "recbole", epochs=epochs, budget_s=budget,
@@ -531,7 +531,7 @@ def compare(name: str, task: Task, args: argparse.Namespace, workdir: Path) -> d
     return {
         "task": name, "model": task.recbole_model, "dataset": task.recbole_dataset,
         "settings": {"epochs": epochs, "time_budget_s": budget or None, "threads": args.threads,
-                     "smoke": args.smoke},
+                     "smoke": args.smoke, "epoch_cut_s": cut or None},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "load_average_at_start": machine["load_average_at_start"], "xsell_commit": machine["xsell_commit"],
         "recbole": recbole, "xsell": xsell, "targets_comparable": task.counts_targets,
@@ -656,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-budget", type=float, default=0.0,
                         help="seconds of fit per side instead of --epochs (stop after the epoch that crosses it)")
     parser.add_argument("--max-epochs", type=int, default=200, help="epoch cap under --time-budget")
+    parser.add_argument("--cut-at-budget", action="store_true",
+                        help="with --time-budget: end an epoch that is still running when the budget runs out "
+                             "(exactly equal training time when one side's epoch is longer than the budget)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on both sides")
     parser.add_argument("--smoke", action="store_true",
                         help=f"1 epoch cut at {SMOKE_SECONDS:.0f} s a side: checks the commands, not the numbers")
