@@ -58,8 +58,8 @@ class GRU4Rec(SequenceModel):
         self.input = SequenceInput(
             num_items, dim, max_len, dropout, positions=False, num_event_types=num_event_types,
             num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
+            scale=False,
         )
-        self.input.scale = 1.0
         self.gru = nn.GRU(dim, hidden, num_layers=layers, batch_first=True)
         self.output_dropout = nn.Dropout(hidden_dropout)
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()

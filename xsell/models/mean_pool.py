@@ -51,8 +51,8 @@ class MeanPool(SequenceModel):
         self.input = SequenceInput(
             num_items, dim, max_len, dropout, positions=False, num_event_types=num_event_types,
             num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
+            scale=False,
         )
-        self.input.scale = 1.0
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
         self.request = RequestFeatures(dim, context_specs, user_specs)
 
