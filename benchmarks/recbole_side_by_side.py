@@ -379,7 +379,7 @@ def xsell_overrides(task: Task, rb: dict[str, Any], *, data_dir: Path, batch_win
                  "model.layout=post_ln", f"model.init_std={rb['initializer_range']}",
                  f"model.ffn_mult={rb['inner_size'] // rb['hidden_size']}", f"model.activation={rb['hidden_act']}"]
         if task.xsell_model == "bert4rec":
-            model.append(f"++data.mask_prob={rb['mask_ratio']}")
+            model += [f"++data.mask_prob={rb['mask_ratio']}", f"++data.mask_last_prob={rb['ft_ratio'] or 0.0}"]
     else:
         model = [f"model.dim={rb['embedding_size']}", f"model.hidden={rb['hidden_size']}",
                  f"model.layers={rb['num_layers']}", f"model.dropout={rb['dropout_prob']}",
@@ -577,8 +577,9 @@ NOTES = [
     "embeddings with dropout 0.3, one 128-unit GRU layer, a dense layer back to 64-d, tied output, on "
     "both sides. Both index every item of the data set (xsell `data.catalog_items=true`), so both rank the same catalogue.",
     "BERT4Rec: RecBole's defaults (2 layers, 2 heads, 64-d, 256-wide GELU feed-forward, dropout 0.2, mask "
-    "ratio 0.2, N(0, 0.02), post-LN) mirrored in xsell (`model.layout=post_ln model.init_std=0.02 "
-    "data.mask_prob=0.2`); the RecBole config is `benchmarks/recbole_configs/bert4rec_games.yaml` (the peer "
+    "ratio 0.2, N(0, 0.02), post-LN, half the training samples hiding only the last item: RecBole's `ft_ratio` "
+    "0.5, drawn per batch, xsell's `data.mask_last_prob=0.5`, drawn per window) mirrored in xsell "
+    "(`model.layout=post_ln model.init_std=0.02 data.mask_prob=0.2 data.mask_last_prob=0.5`); the RecBole config is `benchmarks/recbole_configs/bert4rec_games.yaml` (the peer "
     "folder has none): the peer's Games data, split, optimiser and evaluation settings plus those defaults. "
     "Training examples differ in kind (RecBole masks a copy of every prefix of a user's sequence, xsell masks "
     "windows once per epoch), so targets/s is not compared (`-`); the budget is equal wall time.",

@@ -50,6 +50,22 @@ def test_cloze_masks_with_mask_index_and_labels_hidden_items():
         assert (batch.labels[masked] > 1).all() and (batch.labels[~masked] == 0).all()
 
 
+def test_cloze_rows_that_hide_only_their_last_item():
+    plain = [b.items.tolist() for b in module(objective="cloze", mask_prob=0.5, seed=3).train_dataloader()]
+    off = module(objective="cloze", mask_prob=0.5, mask_last_prob=0.0, seed=3)
+    assert [b.items.tolist() for b in off.train_dataloader()] == plain  # off by default, same random stream
+    always = module(objective="cloze", mask_prob=0.5, mask_last_prob=1.0, seed=3)
+    for batch in always.train_dataloader():
+        assert (batch.labels[:, :-1] == 0).all() and (batch.items[:, -1] == always.mask_index).all()
+        assert (batch.labels[:, -1] > 1).all()
+    # mask_prob=1 hides every item unless the row was drawn to hide only its last one
+    half = module(objective="cloze", mask_prob=1.0, mask_last_prob=0.5, seed=3)
+    windows = half.train_set
+    rows = [i for i in range(len(windows)) if windows.lengths[i] >= 2]
+    last_only = [int((windows[rows].labels > 0).sum(1).eq(1).sum()) for _ in range(200)]
+    assert 0.4 < sum(last_only) / (200 * len(rows)) < 0.6
+
+
 def test_training_order_is_seeded():
     first = [b.items.tolist() for b in module(seed=1).train_dataloader()]
     again = [b.items.tolist() for b in module(seed=1).train_dataloader()]

@@ -78,7 +78,9 @@ class TrainingWindows(Dataset):
 
     Causal: inputs are a window's first ``L`` items and labels its last ``L``. Cloze: each non-padding
     position is replaced by ``mask_index`` with probability ``mask_prob`` (at least one per row, the last
-    when the coin masks none) and labelled with the hidden item.
+    when the coin masks none) and labelled with the hidden item. With probability ``mask_last_prob`` a row
+    instead hides only its last item: the BERT4Rec paper's extra samples that look like next-item prediction
+    (RecBole's ``ft_ratio``, drawn there per batch).
 
     With ``feedback`` (causal only; ``packed`` must carry ``rows``), each input position also carries the
     survey answers given after its event (``feedback_items`` / ``feedback_helpful``, ``[B, L, K]``): the
@@ -96,6 +98,7 @@ class TrainingWindows(Dataset):
         *,
         mask_index: int = 0,
         mask_prob: float = 0.2,
+        mask_last_prob: float = 0.0,
         seed: int = 0,
         feedback: EncodedFeedback | None = None,
         user_features: FeatureTable | None = None,
@@ -119,6 +122,7 @@ class TrainingWindows(Dataset):
         self.objective = objective
         self.mask_index = mask_index
         self.mask_prob = mask_prob
+        self.mask_last_prob = mask_last_prob
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -159,6 +163,9 @@ class TrainingWindows(Dataset):
     def _mask(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         real = items != PAD_INDEX  # [B, L]
         masked = (torch.rand(items.shape, generator=self.generator) < self.mask_prob) & real
+        if self.mask_last_prob:
+            last_only = torch.rand(items.shape[0], generator=self.generator) < self.mask_last_prob  # [B]
+            masked[last_only] = False  # filled in below: a row with nothing masked hides its last item
         none = ~masked.any(dim=1)
         masked[none, -1] = real[none, -1]
         inputs = items.masked_fill(masked, self.mask_index)
@@ -222,6 +229,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         max_len: history length fed to the model.
         objective: ``causal`` (every position predicts the next item) or ``cloze`` (masked items).
         mask_prob: Cloze masking probability.
+        mask_last_prob: Cloze only: share of training rows that hide only their last item (BERT4Rec paper).
         window_stride: causal training windows are laid back every ``window_stride`` events (default
             ``max_len``: disjoint windows) and train their last ``window_stride`` labels, so each target sees
             at least ``max_len - window_stride + 1`` earlier events where the user has them (``1``: one
@@ -261,6 +269,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         eval_batch_size: int = 128,
         objective: Objective = "causal",
         mask_prob: float = 0.2,
+        mask_last_prob: float = 0.0,
         window_stride: int | None = None,
         item_features: Sequence[str] = (),
         catalog_items: bool = False,
@@ -292,6 +301,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.objective = objective
         self.mask_prob = mask_prob
+        self.mask_last_prob = mask_last_prob
         self.window_stride = window_stride
         self.item_feature_columns = list(item_features)
         self.catalog_items = catalog_items
@@ -409,7 +419,8 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
             pack_training_windows(self.log, self.max_len, shift=shift, rows=self.feedback is not None,
                                   stride=self.window_stride),
             self.item_features, self.objective,
-            mask_index=len(self.log.item_vocab), mask_prob=self.mask_prob, seed=self.seed, feedback=self.feedback,
+            mask_index=len(self.log.item_vocab), mask_prob=self.mask_prob, mask_last_prob=self.mask_last_prob,
+            seed=self.seed, feedback=self.feedback,
             user_features=self.user_features, stride=self.window_stride,
         )
         self.val_set = EvaluationTargets(self.log, pack_targets(self.log, VALIDATION, self.max_len),
