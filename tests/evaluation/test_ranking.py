@@ -130,11 +130,14 @@ def test_a_batch_scored_in_one_piece_draws_the_negatives_of_sliced_scoring():
     sliced = RankingEvaluation(ks=(10,), sampled_negatives=20, seed=5)
     sliced.update_from(score, batch)
     whole = RankingEvaluation(ks=(10,), sampled_negatives=20, seed=5)
-    whole.update_scored(scores, batch)
-    assert whole.compute() == sliced.compute()
+    whole.update_sampled(scores, batch)  # sampled ranks only: the caller ranks the full catalog itself
+    expected = {key: value for key, value in sliced.compute().items() if key.startswith("sampled_")}
+    assert whole.compute() == expected
     unsliced = RankingEvaluation(ks=(10,), sampled_negatives=20, seed=5)
     unsliced.update(scores, batch)  # one draw over all rows: other negatives
     assert unsliced.compute()["sampled_ndcg@10"] != whole.compute()["sampled_ndcg@10"]
+    with pytest.raises(ValueError, match="sampled_negatives"):
+        RankingEvaluation(ks=(10,)).update_sampled(scores, batch)
 
 
 def test_unknown_target_misses_even_when_the_cutoff_exceeds_the_catalog():

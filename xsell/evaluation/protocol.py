@@ -57,23 +57,28 @@ class RankingEvaluation:
 
     def update(self, scores: Tensor, batch: SequenceBatch) -> None:
         """Add one batch: ``scores`` ``[B, N]`` for the batch's targets."""
-        exclude = batch.exclude.to(scores.device) if self.exclude_seen else None
-        self.full.update(target_ranks(scores, batch.target.to(scores.device), exclude))
+        self.full.update(target_ranks(scores, batch.target, batch.exclude if self.exclude_seen else None))
         if self.sampled_negatives:
-            ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
-                                         self.sampled_negatives, self.generator, self.weights)
-            self.sampled.update(ranks)
+            self._add_sampled(scores, batch)
 
     def update_from(self, score: Callable[[SequenceBatch], Tensor], batch: SequenceBatch) -> None:
         """Score ``batch`` with ``score(batch) -> [B, N]`` in slices of ``SCORE_ROWS`` rows and add each."""
         for part in batch.split(SCORE_ROWS):
             self.update(score(part), part)
 
-    def update_scored(self, scores: Tensor, batch: SequenceBatch) -> None:
-        """Add a batch already scored in one piece (``[B, N]``), slice by slice as ``update_from`` does, so
-        that both draw the same sampled negatives for the same batches."""
+    def update_sampled(self, scores: Tensor, batch: SequenceBatch) -> None:
+        """Add only the sampled ranks of a batch already scored in one piece (``[B, N]``), for a caller that
+        ranks the full catalog itself (a rank table). Slice by slice as ``update_from`` scores, so that both
+        draw the same negatives for the same batches."""
+        if not self.sampled_negatives:
+            raise ValueError("update_sampled needs sampled_negatives")
         for part, part_scores in zip(batch.split(SCORE_ROWS), scores.split(SCORE_ROWS), strict=True):
-            self.update(part_scores, part)
+            self._add_sampled(part_scores, part)
+
+    def _add_sampled(self, scores: Tensor, batch: SequenceBatch) -> None:
+        ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
+                                     self.sampled_negatives, self.generator, self.weights)
+        self.sampled.update(ranks)
 
     def compute(self) -> dict[str, float]:
         return {**self.full.compute(), **self.sampled.compute()}

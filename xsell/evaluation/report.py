@@ -185,20 +185,20 @@ def evaluate(
 
     table_score = score
     if sampled_negatives:  # the sampled ranks come from the rank table's own scores: one scoring pass
-        sampled = RankingEvaluation(ks, exclude_seen=exclude_seen, sampled_negatives=sampled_negatives,
-                                    sampled_proposal=sampled_proposal, item_counts=datamodule.item_counts(),
-                                    seed=seed)
+        sampled_ranking = RankingEvaluation(ks, exclude_seen=exclude_seen, sampled_negatives=sampled_negatives,
+                                            sampled_proposal=sampled_proposal,
+                                            item_counts=datamodule.item_counts(), seed=seed)
 
         def table_score(batch: SequenceBatch) -> Tensor:
             scores = score(batch)
-            sampled.update_scored(scores, batch)
+            sampled_ranking.update_sampled(scores, batch)
             return scores
 
     table = rank_table(table_score, _loader(datamodule, part), k=ks[-1], exclude_seen=exclude_seen)
     accuracy = mean_metrics(table, ks)
     metrics = dict(accuracy)
     if sampled_negatives:
-        metrics.update({key: value for key, value in sampled.compute().items() if key.startswith("sampled_")})
+        metrics.update(sampled_ranking.compute())  # sampled_* only: nothing else was added to it
     headline = [f"{metric}@{k}" for k in ks for metric in HEADLINE]
     if table.height:
         interval = bootstrap_ci(np.column_stack([metric_values(table, m) for m in headline]),
