@@ -2,6 +2,7 @@
 
     python benchmarks/sequence_models.py --experiments ml100k_sasrec games_sasrec --sampled 100
     python benchmarks/sequence_models.py --experiments games_sasrec --override loss=gbce model.dropout=0.3
+    python benchmarks/sequence_models.py --collect games_sasrec_dim256=benchmarks/runs/games_sasrec_dim256
 
 Every run is a fresh ``xsell.train`` process with its own Hydra run directory under
 ``benchmarks/runs/<name>``; its ``metrics.json`` (full-ranking validation and test metrics, and sampled
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +56,19 @@ def run_experiment(name: str, experiment: str, overrides: list[str], sampled: in
     if threads:
         args.append(f"threads={threads}")
     return train_in_subprocess(name, RUNS / name, args)
+
+
+def collect_run(run_dir: Path) -> dict[str, Any]:
+    """The metrics.json of a finished ``xsell.train`` run started by hand, with its command line rebuilt from
+    the run's ``.hydra/overrides.yaml``."""
+    metrics_path, overrides_path = run_dir / "metrics.json", run_dir / ".hydra" / "overrides.yaml"
+    for path in (metrics_path, overrides_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: is {run_dir} a finished xsell.train run?")
+    metrics = json.loads(metrics_path.read_text())
+    overrides = [str(o) for o in OmegaConf.load(overrides_path)]
+    metrics["command"] = shlex.join(["python", "-m", "xsell.train", *overrides])
+    return metrics
 
 
 def render(results: dict[str, Any]) -> str:
@@ -102,16 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="row name (default: the experiment name, plus overrides)")
     parser.add_argument("--sampled", type=int, default=None, help="also report sampled metrics (e.g. 100)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--collect", nargs="*", default=[], metavar="NAME=RUN_DIR",
+                        help="add finished runs started by hand (their metrics.json) as rows NAME")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
-    if args.experiments:
+    if args.experiments or args.collect:
         results["machine"] = machine_info()
         results["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for experiment in args.experiments:
-        name = args.name or "+".join([experiment, *args.override])
-        metrics = run_experiment(name, experiment, args.override, args.sampled, args.threads)
+    runs = [(experiment, None) for experiment in args.experiments]
+    runs += [(name, Path(run_dir)) for name, run_dir in (item.split("=", 1) for item in args.collect)]
+    for experiment, run_dir in runs:
+        if run_dir is not None:
+            name, metrics = experiment, collect_run(run_dir)
+        else:
+            name = args.name or "+".join([experiment, *args.override])
+            metrics = run_experiment(name, experiment, args.override, args.sampled, args.threads)
         loss_class = str(metrics.get("loss", "")).rsplit(".", 1)[-1]
         metrics["loss"] = LOSS_NAMES.get(loss_class, loss_class)
         results["runs"][name] = metrics

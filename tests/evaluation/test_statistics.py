@@ -45,6 +45,8 @@ def test_bootstrap_edge_cases():
         bootstrap_ci(np.array([0.1, np.nan]))
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_ci(np.ones(3), confidence=1.5)
+    with pytest.raises(ValueError, match="n_resamples must be >= 1, got 0"):
+        bootstrap_ci(np.ones(3), n_resamples=0)
 
 
 def test_sign_flip_pvalue_matches_exact_enumeration():

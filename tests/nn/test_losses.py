@@ -38,6 +38,32 @@ def test_full_softmax_by_hand():
     assert loss.item() == pytest.approx(math.log1p(math.exp(-2.0)), rel=1e-6)
 
 
+def test_full_softmax_soft_targets_match_cross_entropy_with_a_target_distribution():
+    # Rows with up to three targets (0 = padding, weight 0): value and gradients as F.cross_entropy with
+    # the same probabilities as soft targets, for any chunking.
+    generator = torch.Generator().manual_seed(1)
+    hidden = torch.randn(5, 4, generator=generator, requires_grad=True)
+    items = torch.randn(8, 4, generator=generator, requires_grad=True)
+    labels = torch.tensor([[2, 3, 0], [4, 5, 6], [7, 0, 0], [2, 2, 7], [3, 4, 5]])
+    weights = torch.rand(5, 3, generator=generator) * (labels > 0)
+    weights = weights / weights.sum(1, keepdim=True)
+    loss = FullSoftmaxCE(chunk_rows=2)(hidden, labels, items, weights=weights)
+    grads = torch.autograd.grad(loss, (hidden, items))
+    logits = hidden @ items.T
+    target = torch.zeros(5, 8).scatter_add_(1, labels, weights)
+    expected = F.cross_entropy(logits[:, 2:], target[:, 2:])
+    torch.testing.assert_close(loss, expected)
+    for got, want in zip(grads, torch.autograd.grad(expected, (hidden, items)), strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_full_softmax_one_target_with_weight_one_is_the_plain_loss():
+    hidden, labels, items = case(rows=4)
+    plain = FullSoftmaxCE()(hidden, labels, items)
+    torch.testing.assert_close(FullSoftmaxCE()(hidden, labels[:, None], items, weights=torch.ones(4, 1)), plain,
+                               rtol=0, atol=0)
+
+
 def test_sampled_softmax_subtracts_log_q(monkeypatch):
     hidden, labels, items = case(num_items=6, rows=3)
     loss = SampledSoftmax(num_negatives=3, proposal="popularity")

@@ -12,9 +12,9 @@ from xsell.data.datamodule import SequenceDataModule
 from xsell.data.schema import FIRST_INDEX
 from xsell.data.synthetic import synthetic_shop
 from xsell.evaluation.protocol import evaluate_scorer
-from xsell.models import SASRec
-from xsell.nn.losses import SampledSoftmax
-from xsell.training.module import NextItemModule, warmup_cosine
+from xsell.models import BERT4Rec, SASRec
+from xsell.nn.losses import FullSoftmaxCE, SampledSoftmax
+from xsell.training.module import NextItemModule, future_targets, warmup_cosine
 
 MAX_LEN = 20
 
@@ -125,3 +125,43 @@ def test_item_counts_prepare_the_sampler():
     loss = SampledSoftmax(num_negatives=2, proposal="popularity")
     NextItemModule(model, loss=loss, item_counts=torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0, 0.0]))
     torch.testing.assert_close(loss.probabilities[:5], torch.tensor([0.0, 0.0, 0.25, 0.25, 0.5]), atol=1e-8, rtol=0)
+
+
+def test_future_targets_are_the_next_events_of_the_window_with_decayed_weights():
+    labels = torch.tensor([[0, 5, 6, 7], [3, 4, 0, 0]])
+    future, weights = future_targets(labels, window=3, decay=0.5)
+    assert future.tolist() == [[[0, 5, 6], [5, 6, 7], [6, 7, 0], [7, 0, 0]],
+                               [[3, 4, 0], [4, 0, 0], [0, 0, 0], [0, 0, 0]]]
+    torch.testing.assert_close(weights[0, 1], torch.tensor([4.0, 2.0, 1.0]) / 7)  # 1, 0.5, 0.25 normalised
+    torch.testing.assert_close(weights[0, 2], torch.tensor([2.0, 1.0, 0.0]) / 3)  # no event after the window
+    torch.testing.assert_close(weights[0, 3], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_training_step_with_future_targets_is_soft_cross_entropy():
+    torch.manual_seed(0)
+    model = SASRec(12, dim=8, layers=1, heads=1, dropout=0.0, max_len=4)
+    module = NextItemModule(model, future_targets=2, future_decay=0.5)
+    items = torch.tensor([[0, 2, 3, 4], [5, 6, 7, 8]])
+    labels = torch.tensor([[0, 3, 4, 9], [6, 7, 8, 0]])
+    batch = SequenceBatch(items=items, events=items.clamp(max=1), time_gaps=items.clamp(max=1), labels=labels)
+    with pytest.warns(UserWarning, match="self.log"):
+        loss = module.training_step(batch, 0)
+    hidden = model.sequence_output(batch.items, batch.events, batch.time_gaps)
+    log_p = torch.log_softmax(hidden @ model.item_embeddings()[FIRST_INDEX:].T, dim=-1)  # [B, L, N - 2]
+    # Per labelled position: the next event weighted 2/3 and the one after 1/3, or the next alone at the end.
+    rows = [(0, 1, [3, 4]), (0, 2, [4, 9]), (0, 3, [9]), (1, 0, [6, 7]), (1, 1, [7, 8]), (1, 2, [8])]
+    expected = []
+    for b, t, targets in rows:
+        weights = [2 / 3, 1 / 3] if len(targets) == 2 else [1.0]
+        expected.append(-sum(w * log_p[b, t, y - FIRST_INDEX] for w, y in zip(weights, targets, strict=True)))
+    torch.testing.assert_close(loss, torch.stack(expected).mean())
+
+
+def test_future_targets_need_a_causal_model_and_a_soft_target_loss():
+    with pytest.raises(ValueError, match="causal model"):
+        NextItemModule(BERT4Rec(10, dim=8, layers=1, heads=1, max_len=4), future_targets=3)
+    with pytest.raises(ValueError, match="soft targets"):
+        NextItemModule(SASRec(10, dim=8, layers=1, heads=1, max_len=4), loss=SampledSoftmax(2), future_targets=3)
+    with pytest.raises(ValueError, match="future_decay"):
+        NextItemModule(SASRec(10, dim=8, layers=1, heads=1, max_len=4), future_targets=2, future_decay=0.0)
+    NextItemModule(SASRec(10, dim=8, layers=1, heads=1, max_len=4), loss=FullSoftmaxCE(), future_targets=3)

@@ -45,6 +45,8 @@ def bootstrap_means(values: np.ndarray, n_resamples: int = 1000, seed: int = 0) 
     n = matrix.shape[0]
     if n == 0:
         raise ValueError("cannot bootstrap an empty sample")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     if not np.isfinite(matrix).all():
         raise ValueError("values must be finite (drop undefined rows first)")
     rng = np.random.default_rng(seed)

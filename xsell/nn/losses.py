@@ -31,9 +31,12 @@ class NextItemLoss(nn.Module):
     """Base class: ``forward(hidden [M, D], labels [M], items [N, D]) -> scalar``.
 
     ``uses_feedback``: the loss also takes ``feedback_items`` / ``feedback_helpful`` (see ``FeedbackLoss``).
+    ``supports_soft_targets``: the loss also takes ``labels [M, W]`` with ``weights [M, W]`` (see
+    ``FullSoftmaxCE``).
     """
 
     uses_feedback = False
+    supports_soft_targets = False
 
     def prepare(self, item_counts: Tensor) -> None:
         """Receive training frequencies of every item index (``[N]``) before training starts."""
@@ -46,23 +49,30 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     """Mean softmax cross-entropy of ``hidden @ items.T`` computed in row chunks, with the gradients
     produced during the forward pass, so the ``[M, N]`` logits never exist at once. Same value and
     gradients as ``F.cross_entropy`` on the full logits; a fraction of the memory, and chunks small enough
-    to stay in cache (large one-off allocations are what make full-catalog softmax slow on CPU)."""
+    to stay in cache (large one-off allocations are what make full-catalog softmax slow on CPU).
+
+    ``labels [M, W]`` with ``weights [M, W]`` (rows summing to 1) make each row's target a distribution over
+    ``W`` items: the loss is ``log Z - sum_w weight_w * logit(label_w)``, as ``F.cross_entropy`` with soft
+    targets; ``W = 1`` with weight 1 is the plain loss."""
 
     @staticmethod
-    def forward(ctx, hidden: Tensor, labels: Tensor, items: Tensor, chunk_rows: int) -> Tensor:  # noqa: ANN001
+    def forward(ctx, hidden: Tensor, labels: Tensor, weights: Tensor, items: Tensor,  # noqa: ANN001
+                chunk_rows: int) -> Tensor:
         rows = hidden.shape[0]
         total = hidden.new_zeros((), dtype=torch.float32)
         grad_hidden = torch.empty_like(hidden)
         grad_items = torch.zeros_like(items)
         for start in range(0, rows, chunk_rows):
             h = hidden[start:start + chunk_rows]  # [C, D]
-            y = labels[start:start + chunk_rows]  # [C]
+            y = labels[start:start + chunk_rows]  # [C, W]
+            q = weights[start:start + chunk_rows]  # [C, W]
             logits = (h @ items.T).float()  # [C, N]
             logits[:, :FIRST_INDEX] = float("-inf")
             log_z = torch.logsumexp(logits, dim=1)  # [C]
-            total += (log_z - logits.gather(1, y.unsqueeze(1)).squeeze(1)).sum()
+            target_logits = logits.gather(1, y).masked_fill(q == 0, 0.0)  # [C, W] (padding: -inf, weight 0)
+            total += (log_z - (target_logits * q).sum(1)).sum()
             grad = logits.sub_(log_z.unsqueeze(1)).exp_()  # softmax, in place  [C, N]
-            grad[torch.arange(len(y), device=y.device), y] -= 1.0
+            grad.scatter_add_(1, y, -q)  # softmax - target distribution
             grad = grad.to(hidden.dtype)
             grad_hidden[start:start + chunk_rows] = grad @ items
             grad_items.addmm_(grad.T, h)
@@ -74,20 +84,30 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor):  # noqa: ANN001, ANN205
         grad_hidden, grad_items = ctx.saved_tensors
         scale = grad_output / ctx.rows
-        return grad_hidden * scale, None, grad_items * scale, None
+        return grad_hidden * scale, None, None, grad_items * scale, None
 
 
 class FullSoftmaxCE(NextItemLoss):
-    """Softmax cross-entropy over every catalog item (computed in chunks of ``chunk_rows`` rows)."""
+    """Softmax cross-entropy over every catalog item (computed in chunks of ``chunk_rows`` rows).
+
+    ``supports_soft_targets``: ``labels`` may also be ``[M, W]`` with ``weights [M, W]`` (each row a
+    distribution over ``W`` target items, e.g. the next ``W`` events: see ``NextItemModule.future_targets``).
+    """
+
+    supports_soft_targets = True
 
     def __init__(self, chunk_rows: int = 256) -> None:
         super().__init__()
         self.chunk_rows = chunk_rows
 
-    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
+    def forward(self, hidden: Tensor, labels: Tensor, items: Tensor, weights: Tensor | None = None) -> Tensor:
         if hidden.shape[0] == 0:
             return (hidden.sum() + items.sum()) * 0.0
-        return _ChunkedSoftmaxCE.apply(hidden, labels, items, self.chunk_rows)
+        if labels.dim() == 1:
+            labels = labels.unsqueeze(1)  # [M, 1]
+        if weights is None:
+            weights = torch.ones(labels.shape, dtype=torch.float32, device=labels.device)
+        return _ChunkedSoftmaxCE.apply(hidden, labels, weights.float(), items, self.chunk_rows)
 
 
 class _NegativeSampler(NextItemLoss):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from xsell.data.batch import SequenceBatch
@@ -28,6 +29,19 @@ def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def future_targets(labels: Tensor, window: int, decay: float) -> tuple[Tensor, Tensor]:
+    """Next-item labels ``[B, L]`` -> the labels of the next ``window`` events ``[B, L, W]`` and their weights.
+
+    In causal training ``labels[:, t]`` is the event after position ``t``, so ``labels[:, t + w]`` is the event
+    ``w + 1`` steps after it (still inside the same training window: nothing beyond it is used). Weights are
+    ``decay ** w`` over the labels that exist (padding gets 0), normalised to sum to 1 per position.
+    """
+    future = F.pad(labels, (0, window - 1)).unfold(1, window, 1)  # [B, L, W]
+    steps = torch.arange(window, device=labels.device, dtype=torch.float32)
+    weights = decay**steps * (future > 0)  # [B, L, W]
+    return future, weights / weights.sum(-1, keepdim=True).clamp(min=1e-12)
+
+
 class NextItemModule(pl.LightningModule):
     """Wraps a model with the ``sequence_output`` / ``encode`` / ``item_embeddings`` interface.
 
@@ -39,6 +53,9 @@ class NextItemModule(pl.LightningModule):
         ks: cut-offs of the logged metrics. exclude_seen: drop history items from the ranking.
         sampled_negatives: also log ``sampled_*`` metrics against this many uniform negatives (opt-in), or
             ``sampled_pop_*`` ones with ``sampled_proposal="popularity"`` (drawn by ``item_counts``).
+        future_targets / future_decay: train each position of a causal model to predict the next
+            ``future_targets`` events of its window, weighted ``future_decay ** steps`` (a dense "all action"
+            target, PinnerFormer, Pancha et al. 2022); 1 = next item only. Evaluation is unchanged (next item).
     """
 
     def __init__(
@@ -54,8 +71,13 @@ class NextItemModule(pl.LightningModule):
         sampled_proposal: str = "uniform",
         item_counts: Tensor | None = None,
         seed: int = 0,
+        future_targets: int = 1,
+        future_decay: float = 1.0,
     ) -> None:
         super().__init__()
+        if future_targets < 1 or not 0.0 < future_decay <= 1.0:
+            raise ValueError(f"future_targets must be >= 1 and future_decay in (0, 1], got {future_targets} "
+                             f"and {future_decay}")
         self.model = model
         self.loss = loss or FullSoftmaxCE()
         if item_counts is not None:
@@ -69,6 +91,14 @@ class NextItemModule(pl.LightningModule):
         self.sampled_proposal = sampled_proposal
         self.item_counts = item_counts
         self.seed = seed
+        self.future_targets, self.future_decay = future_targets, future_decay
+        if future_targets > 1:
+            if getattr(model, "objective", "causal") != "causal":
+                raise ValueError(f"future_targets={future_targets} needs a causal model; {type(model).__name__} "
+                                 f"trains on {model.objective!r} batches")
+            if not self.loss.supports_soft_targets:
+                raise ValueError(f"future_targets={future_targets} needs a loss with soft targets (FullSoftmaxCE); "
+                                 f"{type(self.loss).__name__} takes one label per position")
         self.evaluations: dict[str, RankingEvaluation] = {}
         self.results: dict[str, dict[str, float]] = {}
 
@@ -84,7 +114,13 @@ class NextItemModule(pl.LightningModule):
                                  "carry none: give the data module a feedback table")
             feedback = dict(feedback_items=batch.feedback_items[labelled],  # [M, K]
                             feedback_helpful=batch.feedback_helpful[labelled])
-        loss = self.loss(hidden[labelled], batch.labels[labelled], self.model.item_embeddings(), **feedback)
+        if self.future_targets > 1:
+            labels, weights = future_targets(batch.labels, self.future_targets, self.future_decay)  # [B, L, W]
+            feedback["weights"] = weights[labelled]  # [M, W]
+            labels = labels[labelled]  # [M, W]
+        else:
+            labels = batch.labels[labelled]  # [M]
+        loss = self.loss(hidden[labelled], labels, self.model.item_embeddings(), **feedback)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
