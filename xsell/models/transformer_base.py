@@ -6,7 +6,8 @@ and the request's side fused on top.
 2. Transformer blocks attend over the history: causally (``causal = True``: position t sees positions
    <= t only) or in both directions.
 3. An output head maps each block output into item-vector space (none for SASRec; BERT4Rec's dense-GELU-
-   LayerNorm), where it is matched against the tied item table.
+   LayerNorm), where it is matched against the tied item table (or, with ``tied=False``, a separate output
+   table of item vectors).
 
 A model only states its attention (``causal``), its extra input tokens (``extra_tokens``) and its head
 (``output_head``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from xsell.data.features import FeatureSpec
@@ -41,6 +43,9 @@ class TransformerSequenceModel(SequenceModel):
             0.02); None keeps the defaults (item vectors ``N(0, 1/D)``, PyTorch's Linear initialisation).
         ffn_mult / activation: the blocks' feed-forward width (``ffn_mult * D``) and non-linearity: 4x GELU
             (default, BERT's and RecBole's) or the SASRec paper's 1x ReLU (``ffn_mult=1 activation=relu``).
+        tied: score against the input item table (default, as both papers) or, when False, against a separate
+            output table ``[N, D]`` (a free vector per item, no fused features), so that "``j`` follows ``i``"
+            need not mirror "``i`` follows ``j``".
     """
 
     causal: bool = True
@@ -64,6 +69,7 @@ class TransformerSequenceModel(SequenceModel):
         init_std: float | None = None,
         ffn_mult: int = 4,
         activation: str = "gelu",
+        tied: bool = True,
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -77,9 +83,20 @@ class TransformerSequenceModel(SequenceModel):
                                           activation=activation)
         self.head = self.output_head(dim)
         self.request = RequestFeatures(dim, context_specs, user_specs)
+        self.output_items = None if tied else nn.Embedding(num_items, dim, padding_idx=0)  # [N, D]
+        if self.output_items is not None:
+            nn.init.normal_(self.output_items.weight, std=dim**-0.5)
         if init_std is not None:
-            for part in (self.input, self.encoder, self.head):
-                normal_init(part, init_std)
+            for part in (self.input, self.encoder, self.head, self.output_items):
+                if part is not None:
+                    normal_init(part, init_std)
+
+    @torch.jit.export
+    def item_embeddings(self) -> Tensor:
+        """``[N, D]`` catalog vectors: the table the inputs use, or the separate output table (``tied=False``)."""
+        if self.output_items is not None:
+            return self.output_items.weight
+        return self.input.items.catalog()
 
     def output_head(self, dim: int) -> nn.Module:
         """Maps a block output ``[..., D]`` into item-vector space; none by default."""
