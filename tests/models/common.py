@@ -190,3 +190,21 @@ def check_request_features(build: Build) -> None:
     with torch.no_grad():
         torch.testing.assert_close(scripted.encode_sequence(ITEMS, EVENTS, GAPS, CONTEXT[:, -1], USERS), reference,
                                    atol=1e-6, rtol=0)
+
+
+def check_untied_output(build: Build) -> None:
+    """``tied=False`` scores against its own output table: the inputs' table no longer receives the scoring
+    gradient, and the model keeps its contract (shapes, causality, TorchScript); tied adds no parameters."""
+    def untied(**options) -> nn.Module:
+        return build(tied=False, **options)
+
+    check_shapes(untied)
+    check_causal(untied)
+    check_scripts(untied)
+    model = untied()
+    assert model.item_embeddings() is model.output_items.weight
+    assert not torch.equal(model.item_embeddings(), model.input.items.catalog())
+    (torch.randn(3, DIM) @ model.item_embeddings().T).sum().backward()
+    assert model.output_items.weight.grad.abs().sum() > 0 and model.input.items.ids.weight.grad is None
+    tied = build()
+    assert tied.output_items is None and not any("output_items" in key for key in tied.state_dict())

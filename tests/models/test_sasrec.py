@@ -1,5 +1,3 @@
-import torch
-
 from tests.models import common
 from xsell.models import SASRec
 
@@ -66,19 +64,6 @@ def test_unknown_layout_is_rejected():
         build(layout="sandwich")
 
 
-def test_untied_output_table():
-    """``tied=False`` scores against its own output table: the inputs' table no longer receives the scoring
-    gradient, and the model keeps its contract (shapes, causality, TorchScript)."""
-    def untied(**options) -> SASRec:
-        return build(tied=False, **options)
 
-    common.check_shapes(untied)
-    common.check_causal(untied)
-    common.check_scripts(untied)
-    model = untied()
-    assert model.item_embeddings() is model.output_items.weight
-    assert not torch.equal(model.item_embeddings(), model.input.items.catalog())
-    hidden = torch.randn(3, common.DIM)
-    (hidden @ model.item_embeddings().T).sum().backward()
-    assert model.output_items.weight.grad.abs().sum() > 0 and model.input.items.ids.weight.grad is None
-    assert build().output_items is None  # tied by default (as the paper), no extra parameters
+def test_untied_output_table():
+    common.check_untied_output(build)

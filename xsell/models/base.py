@@ -64,6 +64,16 @@ class SequenceModel(nn.Module):
 
     objective = "causal"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.output_items: nn.Embedding | None = None  # [N, D] with tied=False (see ``untie_output``)
+
+    def untie_output(self, num_items: int, dim: int) -> None:
+        """Score against a separate output table ``[N, D]`` (a free vector per item, no fused features) instead
+        of the input item table, so that "``j`` follows ``i``" need not mirror "``i`` follows ``j``"."""
+        self.output_items = nn.Embedding(num_items, dim, padding_idx=0)
+        nn.init.normal_(self.output_items.weight, std=dim**-0.5)
+
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -108,7 +118,9 @@ class SequenceModel(nn.Module):
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:
-        """``[N, D]`` catalog vectors, the same table the inputs use."""
+        """``[N, D]`` catalog vectors: the table the inputs use (tied, the default), or the output table."""
+        if self.output_items is not None:
+            return self.output_items.weight
         return self.input.items.catalog()
 
     @torch.jit.ignore

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from xsell.data.features import FeatureSpec
@@ -44,8 +43,7 @@ class TransformerSequenceModel(SequenceModel):
         ffn_mult / activation: the blocks' feed-forward width (``ffn_mult * D``) and non-linearity: 4x GELU
             (default, BERT's and RecBole's) or the SASRec paper's 1x ReLU (``ffn_mult=1 activation=relu``).
         tied: score against the input item table (default, as both papers) or, when False, against a separate
-            output table ``[N, D]`` (a free vector per item, no fused features), so that "``j`` follows ``i``"
-            need not mirror "``i`` follows ``j``".
+            output table (``SequenceModel.untie_output``).
     """
 
     causal: bool = True
@@ -83,20 +81,12 @@ class TransformerSequenceModel(SequenceModel):
                                           activation=activation)
         self.head = self.output_head(dim)
         self.request = RequestFeatures(dim, context_specs, user_specs)
-        self.output_items = None if tied else nn.Embedding(num_items, dim, padding_idx=0)  # [N, D]
-        if self.output_items is not None:
-            nn.init.normal_(self.output_items.weight, std=dim**-0.5)
+        if not tied:
+            self.untie_output(num_items, dim)
         if init_std is not None:
             for part in (self.input, self.encoder, self.head, self.output_items):
                 if part is not None:
                     normal_init(part, init_std)
-
-    @torch.jit.export
-    def item_embeddings(self) -> Tensor:
-        """``[N, D]`` catalog vectors: the table the inputs use, or the separate output table (``tied=False``)."""
-        if self.output_items is not None:
-            return self.output_items.weight
-        return self.input.items.catalog()
 
     def output_head(self, dim: int) -> nn.Module:
         """Maps a block output ``[..., D]`` into item-vector space; none by default."""
