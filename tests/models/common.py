@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
+import pytest
 import torch
 from torch import Tensor, nn
 
@@ -192,19 +193,25 @@ def check_request_features(build: Build) -> None:
                                    atol=1e-6, rtol=0)
 
 
-def check_untied_output(build: Build) -> None:
-    """``tied=False`` scores against its own output table: the inputs' table no longer receives the scoring
-    gradient, and the model keeps its contract (shapes, causality, TorchScript); tied adds no parameters."""
-    def untied(**options) -> nn.Module:
-        return build(tied=False, **options)
+def check_output_tables(build: Build) -> None:
+    """``separate`` and ``offset`` output tables keep the model's contract (shapes, causality, TorchScript);
+    ``separate`` takes the scoring gradient away from the input table, ``offset`` starts equal to the tied
+    model and trains both; ``tied`` adds no parameters; an unknown kind is refused."""
+    for kind in ("separate", "offset"):
+        def variant(kind=kind, **options) -> nn.Module:
+            return build(output_table=kind, **options)
 
-    check_shapes(untied)
-    check_causal(untied)
-    check_scripts(untied)
-    model = untied()
-    assert model.item_embeddings() is model.output_items.weight
-    assert not torch.equal(model.item_embeddings(), model.input.items.catalog())
-    (torch.randn(3, DIM) @ model.item_embeddings().T).sum().backward()
-    assert model.output_items.weight.grad.abs().sum() > 0 and model.input.items.ids.weight.grad is None
-    tied = build()
+        check_shapes(variant)
+        check_causal(variant)
+        check_scripts(variant)
+    separate, offset, tied = build(output_table="separate"), build(output_table="offset"), build()
+    assert separate.item_embeddings() is separate.output_items.weight
+    assert not torch.equal(separate.item_embeddings(), separate.input.items.catalog())
+    torch.testing.assert_close(offset.item_embeddings(), tied.item_embeddings(), rtol=0, atol=0)  # same seed
+    for model in (separate, offset):
+        (torch.randn(3, DIM) @ model.item_embeddings().T).sum().backward()
+    assert separate.output_items.weight.grad.abs().sum() > 0 and separate.input.items.ids.weight.grad is None
+    assert offset.output_items.weight.grad.abs().sum() > 0 and offset.input.items.ids.weight.grad.abs().sum() > 0
     assert tied.output_items is None and not any("output_items" in key for key in tied.state_dict())
+    with pytest.raises(ValueError, match="output_table"):
+        build(output_table="shared")

@@ -44,5 +44,5 @@ def test_encode_equals_the_packed_run_at_the_last_item():
             torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
 
 
-def test_untied_output_table():
-    common.check_untied_output(build)
+def test_output_tables():
+    common.check_output_tables(build)

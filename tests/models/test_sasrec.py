@@ -65,5 +65,5 @@ def test_unknown_layout_is_rejected():
 
 
 
-def test_untied_output_table():
-    common.check_untied_output(build)
+def test_output_tables():
+    common.check_output_tables(build)

@@ -57,6 +57,9 @@ class SequenceInput(nn.Module):
         return self.dropout(self.context(x, events, time_gaps))
 
 
+OUTPUT_TABLES = ("tied", "separate", "offset")
+
+
 class SequenceModel(nn.Module):
     """Base class: subclasses define ``history_output`` and set ``self.input`` (a ``SequenceInput``),
     ``self.request`` (a ``RequestFeatures``) and ``self.max_len``. ``objective`` names the training batches
@@ -66,13 +69,31 @@ class SequenceModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.output_items: nn.Embedding | None = None  # [N, D] with tied=False (see ``untie_output``)
+        self.output_items: nn.Embedding | None = None  # [N, D] unless the output table is tied
+        self.output_offset = False
 
-    def untie_output(self, num_items: int, dim: int) -> None:
-        """Score against a separate output table ``[N, D]`` (a free vector per item, no fused features) instead
-        of the input item table, so that "``j`` follows ``i``" need not mirror "``i`` follows ``j``"."""
+    def set_output_table(self, kind: str, num_items: int, dim: int, std: float | None = None) -> None:
+        """Which item vectors score the model's output (``item_embeddings``):
+
+        - ``tied``: the input item table (both papers' choice; no extra parameters);
+        - ``separate``: a free output table ``[N, D]`` (no fused features), so that "``j`` follows ``i``" need
+          not mirror "``i`` follows ``j``";
+        - ``offset``: the input table plus a free per-item offset that starts at zero: asymmetric where the
+          training targets support it, and items seldom seen as targets keep their input vectors.
+
+        A separate table starts ``N(0, std)`` (default ``D ** -0.5``, as the input table), an offset at zero.
+        """
+        if kind not in OUTPUT_TABLES:
+            raise ValueError(f"output_table must be one of {OUTPUT_TABLES}, got {kind!r}")
+        if kind == "tied":
+            return
         self.output_items = nn.Embedding(num_items, dim, padding_idx=0)
-        nn.init.normal_(self.output_items.weight, std=dim**-0.5)
+        self.output_offset = kind == "offset"
+        if self.output_offset:
+            nn.init.zeros_(self.output_items.weight)
+        else:
+            nn.init.normal_(self.output_items.weight, std=dim**-0.5 if std is None else std)
+            self.output_items.weight.data[0].zero_()  # padding
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError
@@ -118,10 +139,12 @@ class SequenceModel(nn.Module):
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:
-        """``[N, D]`` catalog vectors: the table the inputs use (tied, the default), or the output table."""
-        if self.output_items is not None:
-            return self.output_items.weight
-        return self.input.items.catalog()
+        """``[N, D]`` catalog vectors (see ``set_output_table``)."""
+        if self.output_items is None:
+            return self.input.items.catalog()
+        if self.output_offset:
+            return self.input.items.catalog() + self.output_items.weight
+        return self.output_items.weight
 
     @torch.jit.ignore
     def encode(self, batch: SequenceBatch) -> Tensor:

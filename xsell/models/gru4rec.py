@@ -6,8 +6,8 @@
    padding never touches the hidden state: a history's representation does not depend on how much
    padding surrounds it.
 3. The hidden state after each item, projected to the item-vector size, scores the next item against the
-   tied item table (the official implementation's "constrained embedding"), or with ``tied=False`` against
-   a separate output table.
+   tied item table (the official implementation's "constrained embedding"), or a separate or offset output
+   table (``output_table``).
 4. To encode a history for prediction only the state after its last item is needed. A GRU is causal, so the
    unpacked run over the right-aligned history gives that state exactly: the padding after the last item
    never reaches it. That path has no data-dependent shapes, so it scripts and exports (``torch.export``).
@@ -34,8 +34,8 @@ class GRU4Rec(SequenceModel):
         num_items: item vocabulary size. dim: item-vector size ``D``.
         hidden: GRU state size (defaults to ``dim``). layers: stacked GRU layers.
         dropout: embedding dropout. hidden_dropout: dropout on the GRU output.
-        max_len: longest history read. tied: score against the input item table (the official
-            implementation's ``constrained_embedding``) or a separate output table. Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
+        max_len: longest history read. output_table: ``tied`` (the official implementation's
+            ``constrained_embedding``), ``separate`` or ``offset`` (``SequenceModel.set_output_table``). Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
     """
 
     def __init__(
@@ -53,7 +53,7 @@ class GRU4Rec(SequenceModel):
         feature_specs: Sequence[FeatureSpec] = (),
         context_specs: Sequence[FeatureSpec] = (),
         user_specs: Sequence[FeatureSpec] = (),
-        tied: bool = True,
+        output_table: str = "tied",
     ) -> None:
         super().__init__()
         hidden = hidden or dim
@@ -67,8 +67,7 @@ class GRU4Rec(SequenceModel):
         self.output_dropout = nn.Dropout(hidden_dropout)
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()
         self.request = RequestFeatures(dim, context_specs, user_specs)
-        if not tied:
-            self.untie_output(num_items, dim)
+        self.set_output_table(output_table, num_items, dim)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]

@@ -6,8 +6,8 @@ and the request's side fused on top.
 2. Transformer blocks attend over the history: causally (``causal = True``: position t sees positions
    <= t only) or in both directions.
 3. An output head maps each block output into item-vector space (none for SASRec; BERT4Rec's dense-GELU-
-   LayerNorm), where it is matched against the tied item table (or, with ``tied=False``, a separate output
-   table of item vectors).
+   LayerNorm), where it is matched against the tied item table (or a separate or offset output
+   table: ``output_table``).
 
 A model only states its attention (``causal``), its extra input tokens (``extra_tokens``) and its head
 (``output_head``).
@@ -42,8 +42,8 @@ class TransformerSequenceModel(SequenceModel):
             0.02); None keeps the defaults (item vectors ``N(0, 1/D)``, PyTorch's Linear initialisation).
         ffn_mult / activation: the blocks' feed-forward width (``ffn_mult * D``) and non-linearity: 4x GELU
             (default, BERT's and RecBole's) or the SASRec paper's 1x ReLU (``ffn_mult=1 activation=relu``).
-        tied: score against the input item table (default, as both papers) or, when False, against a separate
-            output table (``SequenceModel.untie_output``).
+        output_table: ``tied`` (default, as both papers), ``separate`` or ``offset`` (see
+            ``SequenceModel.set_output_table``).
     """
 
     causal: bool = True
@@ -67,7 +67,7 @@ class TransformerSequenceModel(SequenceModel):
         init_std: float | None = None,
         ffn_mult: int = 4,
         activation: str = "gelu",
-        tied: bool = True,
+        output_table: str = "tied",
     ) -> None:
         super().__init__()
         self.max_len = max_len
@@ -81,12 +81,10 @@ class TransformerSequenceModel(SequenceModel):
                                           activation=activation)
         self.head = self.output_head(dim)
         self.request = RequestFeatures(dim, context_specs, user_specs)
-        if not tied:
-            self.untie_output(num_items, dim)
         if init_std is not None:
-            for part in (self.input, self.encoder, self.head, self.output_items):
-                if part is not None:
-                    normal_init(part, init_std)
+            for part in (self.input, self.encoder, self.head):
+                normal_init(part, init_std)
+        self.set_output_table(output_table, num_items, dim, std=init_std)
 
     def output_head(self, dim: int) -> nn.Module:
         """Maps a block output ``[..., D]`` into item-vector space; none by default."""
