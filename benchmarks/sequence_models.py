@@ -2,7 +2,7 @@
 
     python benchmarks/sequence_models.py --experiments ml100k_sasrec games_sasrec --sampled 100
     python benchmarks/sequence_models.py --experiments games_sasrec --override loss=gbce model.dropout=0.3
-    python benchmarks/sequence_models.py --collect games_sasrec_dim256=benchmarks/runs/games_sasrec_dim256
+    python benchmarks/sequence_models.py --collect games_sasrec_future5=benchmarks/runs/games_sasrec_future5
 
 Every run is a fresh ``xsell.train`` process with its own Hydra run directory under
 ``benchmarks/runs/<name>``; its ``metrics.json`` (full-ranking validation and test metrics, and sampled
