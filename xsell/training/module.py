@@ -107,20 +107,20 @@ class NextItemModule(pl.LightningModule):
         hidden = self.model.sequence_output(batch.items, batch.events, batch.time_gaps, batch.context,
                                             batch.user_features)  # [B, L, D]
         labelled = batch.labels > 0  # [B, L]
-        feedback = {}
+        extra = {}  # the loss's optional inputs: explicit feedback, soft-target weights
         if getattr(self.loss, "uses_feedback", False):
             if batch.feedback_items is None:
                 raise ValueError(f"{type(self.loss).__name__} needs explicit feedback, but the training batches "
                                  "carry none: give the data module a feedback table")
-            feedback = dict(feedback_items=batch.feedback_items[labelled],  # [M, K]
-                            feedback_helpful=batch.feedback_helpful[labelled])
+            extra = dict(feedback_items=batch.feedback_items[labelled],  # [M, K]
+                         feedback_helpful=batch.feedback_helpful[labelled])
         if self.future_targets > 1:
             labels, weights = future_targets(batch.labels, self.future_targets, self.future_decay)  # [B, L, W]
-            feedback["weights"] = weights[labelled]  # [M, W]
+            extra["weights"] = weights[labelled]  # [M, W]
             labels = labels[labelled]  # [M, W]
         else:
             labels = batch.labels[labelled]  # [M]
-        loss = self.loss(hidden[labelled], labels, self.model.item_embeddings(), **feedback)
+        loss = self.loss(hidden[labelled], labels, self.model.item_embeddings(), **extra)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
