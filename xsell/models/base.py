@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from xsell.data.batch import SequenceBatch
 from xsell.data.features import FeatureSpec
 from xsell.nn.embeddings import ContextEmbedding, ItemEmbedding
+from xsell.nn.transformer import normal_init
 
 
 class SequenceInput(nn.Module):
@@ -92,8 +93,7 @@ class SequenceModel(nn.Module):
         if self.output_offset:
             nn.init.zeros_(self.output_items.weight)
         else:
-            nn.init.normal_(self.output_items.weight, std=dim**-0.5 if std is None else std)
-            self.output_items.weight.data[0].zero_()  # padding
+            normal_init(self.output_items, dim**-0.5 if std is None else std)  # padding row stays zero
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError

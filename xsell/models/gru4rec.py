@@ -34,8 +34,10 @@ class GRU4Rec(SequenceModel):
         num_items: item vocabulary size. dim: item-vector size ``D``.
         hidden: GRU state size (defaults to ``dim``). layers: stacked GRU layers.
         dropout: embedding dropout. hidden_dropout: dropout on the GRU output.
-        max_len: longest history read. output_table: ``tied`` (the official implementation's
-            ``constrained_embedding``), ``separate`` or ``offset`` (``SequenceModel.set_output_table``). Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
+        max_len: longest history read.
+        output_table: ``tied`` (the official implementation's ``constrained_embedding``), ``separate`` or
+            ``offset`` (``SequenceModel.set_output_table``).
+        Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
     """
 
     def __init__(
