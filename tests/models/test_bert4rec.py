@@ -9,8 +9,7 @@ def build(**options) -> BERT4Rec:
                                           max_len=common.MAX_LEN, **options))
 
 
-def test_shapes():
-    common.check_shapes(build)
+def test_mask_token_has_its_own_row():
     model = build()
     assert model.mask_index == common.NUM_ITEMS
     assert model.input.items.ids.num_embeddings == common.NUM_ITEMS + 1  # the mask token's row
@@ -41,23 +40,6 @@ def test_encode_appends_the_mask_token():
     changed = items.clone()
     changed[0, 0] = 29
     torch.testing.assert_close(common.encode(model, changed), common.encode(model), atol=1e-6, rtol=0)
-
-
-def test_left_padding_invariance():
-    common.check_left_padding_invariance(build)
-    common.check_left_padding_invariance(build, **common.hybrid_options())
-
-
-def test_all_padding_row_has_no_nan():
-    common.check_all_padding_row(build)
-
-
-def test_scripts():
-    common.check_scripts(build)
-
-
-def test_hybrid_inputs_change_the_output():
-    common.check_hybrid_inputs(build)
 
 
 def test_post_ln_layout_with_small_normal_init():

@@ -9,31 +9,6 @@ def build(**options) -> GRU4Rec:
                                         max_len=common.MAX_LEN, **options))
 
 
-def test_shapes():
-    common.check_shapes(build)
-
-
-def test_causal():
-    common.check_causal(build)
-
-
-def test_left_padding_invariance():
-    common.check_left_padding_invariance(build)
-    common.check_left_padding_invariance(build, **common.hybrid_options())
-
-
-def test_all_padding_row_has_no_nan():
-    common.check_all_padding_row(build)
-
-
-def test_scripts():
-    common.check_scripts(build)
-
-
-def test_hybrid_inputs_change_the_output():
-    common.check_hybrid_inputs(build)
-
-
 def test_encode_equals_the_packed_run_at_the_last_item():
     """The unpacked, export-friendly encode path gives the packed run's last output."""
     for options in ({}, common.hybrid_options()):
@@ -43,6 +18,3 @@ def test_encode_equals_the_packed_run_at_the_last_item():
             packed_last = common.sequence_output(model, items, events, gaps)[:, -1]
             torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
 
-
-def test_output_tables():
-    common.check_output_tables(build)

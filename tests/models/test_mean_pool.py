@@ -9,31 +9,6 @@ def build(**options) -> MeanPool:
                                           **options))
 
 
-def test_shapes():
-    common.check_shapes(build)
-
-
-def test_causal():
-    common.check_causal(build)
-
-
-def test_left_padding_invariance():
-    common.check_left_padding_invariance(build)
-    common.check_left_padding_invariance(build, **common.hybrid_options())
-
-
-def test_all_padding_row_has_no_nan():
-    common.check_all_padding_row(build)
-
-
-def test_scripts():
-    common.check_scripts(build)
-
-
-def test_hybrid_inputs_change_the_output():
-    common.check_hybrid_inputs(build)
-
-
 def test_output_is_the_mlp_of_the_mean_item_vector():
     model = build()
     items = torch.tensor([[0, 0, 3, 9]])

@@ -7,31 +7,6 @@ def build(**options) -> SASRec:
                                         max_len=common.MAX_LEN, **options))
 
 
-def test_shapes():
-    common.check_shapes(build)
-
-
-def test_causal():
-    common.check_causal(build)
-
-
-def test_left_padding_invariance():
-    common.check_left_padding_invariance(build)
-    common.check_left_padding_invariance(build, **common.hybrid_options())
-
-
-def test_all_padding_row_has_no_nan():
-    common.check_all_padding_row(build)
-
-
-def test_scripts():
-    common.check_scripts(build)
-
-
-def test_hybrid_inputs_change_the_output():
-    common.check_hybrid_inputs(build)
-
-
 def test_post_ln_layout_with_small_normal_init():
     """RecBole's layout and initialisation: still causal, padding-invariant and scriptable; weights N(0, 0.02)."""
     def post_ln(**options) -> SASRec:
@@ -64,6 +39,3 @@ def test_unknown_layout_is_rejected():
         build(layout="sandwich")
 
 
-
-def test_output_tables():
-    common.check_output_tables(build)

@@ -17,27 +17,6 @@ def build(query=None, **options) -> TwoTower:
                                           query=query or sasrec, **options))
 
 
-def test_shapes():
-    common.check_shapes(build)
-
-
-def test_causal():
-    common.check_causal(build)
-
-
-def test_left_padding_invariance():
-    common.check_left_padding_invariance(build)
-    common.check_left_padding_invariance(build, **common.hybrid_options())
-
-
-def test_all_padding_row_has_no_nan():
-    common.check_all_padding_row(build)
-
-
-def test_scripts():
-    common.check_scripts(build)
-
-
 @pytest.mark.parametrize("query", [MeanPool, GRU4Rec])
 def test_any_causal_encoder_is_a_query_tower(query):
     model = build(query=query, **common.hybrid_options())
