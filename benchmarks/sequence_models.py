@@ -60,13 +60,14 @@ def run_experiment(name: str, experiment: str, overrides: list[str], sampled: in
 
 def collect_run(run_dir: Path) -> dict[str, Any]:
     """The metrics.json of a finished ``xsell.train`` run started by hand, with its command line rebuilt from
-    the run's ``.hydra/overrides.yaml``."""
+    the run's ``.hydra/overrides.yaml`` (a sweep trial's ``hparams_search`` dropped: the command re-runs that
+    one trial)."""
     metrics_path, overrides_path = run_dir / "metrics.json", run_dir / ".hydra" / "overrides.yaml"
     for path in (metrics_path, overrides_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: is {run_dir} a finished xsell.train run?")
     metrics = json.loads(metrics_path.read_text())
-    overrides = [str(o) for o in OmegaConf.load(overrides_path)]
+    overrides = [str(o) for o in OmegaConf.load(overrides_path) if not str(o).startswith("hparams_search=")]
     metrics["command"] = shlex.join(["python", "-m", "xsell.train", *overrides])
     return metrics
 
