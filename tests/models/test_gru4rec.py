@@ -17,4 +17,3 @@ def test_encode_equals_the_packed_run_at_the_last_item():
                                     (common.ITEMS[:, -5:], common.EVENTS[:, -5:], common.GAPS[:, -5:])):
             packed_last = common.sequence_output(model, items, events, gaps)[:, -1]
             torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
-

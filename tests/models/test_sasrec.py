@@ -37,5 +37,3 @@ def test_unknown_layout_is_rejected():
 
     with pytest.raises(ValueError, match="layout"):
         build(layout="sandwich")
-
-
