@@ -129,6 +129,22 @@ def test_csv_logger_and_default_callbacks_instantiate(tmp_path):
     assert config(tmp_path, "callbacks=none").callbacks in (None, {})
 
 
+def test_callbacks_follow_the_optimized_metric(tmp_path):
+    cfg = config(tmp_path, "callbacks=default", "optimized_metric=val/sampled_ndcg@10")
+    assert cfg.callbacks.early_stopping.monitor == "val/sampled_ndcg@10"
+    assert cfg.callbacks.model_checkpoint.monitor == "val/sampled_ndcg@10"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["optimized_metric=test/ndcg@10"], "never tune on test"),
+    (["optimized_metric=val/sampled_ndcg@10"], "module.sampled_negatives"),
+])
+def test_train_rejects_an_optimized_metric_it_cannot_follow(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        train(config(tmp_path, *overrides))
+    assert not (tmp_path / "config.yaml").exists()
+
+
 @pytest.mark.parametrize("option", ["cpu", "default"])
 def test_trainer_configs_instantiate(tmp_path, option):
     cfg = config(tmp_path, f"trainer={option}", "trainer.accelerator=cpu")
