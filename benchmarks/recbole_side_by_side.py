@@ -5,8 +5,8 @@
     python benchmarks/recbole_side_by_side.py --tasks ml100k_gru4rec --time-budget 600
     python benchmarks/recbole_side_by_side.py --smoke --no-doc        # well-formed commands, ~1 min a side
 
-For each task (ML-100K SASRec and GRU4Rec, Amazon Games SASRec), one after the other and never two
-processes at once:
+For each task (ML-100K SASRec and GRU4Rec; Amazon Games SASRec with CE or one negative, GRU4Rec and BERT4Rec),
+one after the other and never two processes at once:
 
 1. RecBole runs through ``shared/peer/recbole/run.py`` unchanged, in its own virtual environment (see
    ``--setup``), on a copy of the peer config with ``epochs`` set, from a temporary directory holding the
@@ -14,7 +14,8 @@ processes at once:
    targets RecBole trains on per epoch (its augmented training rows: every prefix of every user's training
    sequence) and records the resolved RecBole config, so the xsell side is built from RecBole's own values.
 2. xsell runs through ``python -m xsell.train`` with the same model size, ``max_len``, learning rate,
-   optimiser (Adam, no weight decay, constant rate, no clipping), CE loss, seed, epochs and torch threads.
+   optimiser (Adam, no weight decay, constant rate, no clipping), loss (CE; or, against RecBole's BPR with
+   one uniform negative, the SASRec paper's BCE with one), seed, epochs and torch threads.
    RecBole batches ``train_batch_size`` targets; an xsell batch is a number of windows, each holding up to
    ``max_len`` targets, so xsell gets ``round(train_batch_size * windows / targets)`` windows per batch:
    about as many targets per optimiser step and steps per epoch as RecBole. An ``EpochTimer`` callback
@@ -80,6 +81,7 @@ class Task:
     xsell_data: str  # xsell data config group
     xsell_model: str  # xsell model config group
     data_path: str  # relative to the shared data folder
+    xsell_loss: str = "ce"  # xsell loss config group: ce mirrors RecBole's CE; bce faces its one-negative BPR
 
     @property
     def recbole_config_path(self) -> Path:
@@ -105,6 +107,10 @@ TASKS: dict[str, Task] = {
     # RecBole's BERT4Rec defaults with the Games data and optimiser settings of the peer's SASRec config.
     "games_bert4rec": Task("BERT4Rec", "amazon-games", "bert4rec_games.yaml", "sasrec_txt", "bert4rec",
                            "amazon-games/Video.txt"),
+    # RecBole's SASRec has no BCE loss; its one-uniform-negative loss is BPR. xsell trains the SASRec paper's
+    # BCE with one uniform negative against it: the same negatives per target, a different loss.
+    "games_sasrec_bce": Task("SASRec", "amazon-games", "sasrec_bpr_games.yaml", "sasrec_txt", "sasrec",
+                             "amazon-games/Video.txt", xsell_loss="bce"),
 }
 
 # RecBole config values the driver records (model keys absent from a model's config read as None).
@@ -113,7 +119,7 @@ RECBOLE_KEYS = [
     "clip_grad_norm", "loss_type", "stopping_step", "MAX_ITEM_LIST_LENGTH", "eval_args", "topk",
     "valid_metric", "hidden_size", "inner_size", "n_layers", "n_heads", "hidden_dropout_prob",
     "attn_dropout_prob", "hidden_act", "layer_norm_eps", "initializer_range", "embedding_size",
-    "num_layers", "dropout_prob", "mask_ratio", "ft_ratio", "transform",
+    "num_layers", "dropout_prob", "mask_ratio", "ft_ratio", "transform", "train_neg_sample_args",
 ]
 
 # Runs inside the RecBole venv: shared/peer/recbole/run.py unchanged, with data_preparation wrapped so that
@@ -359,12 +365,18 @@ def run_recbole(name: str, task: Task, venv: Path, workdir: Path, run_dir: Path,
 def xsell_overrides(task: Task, rb: dict[str, Any], *, data_dir: Path, batch_windows: int, epochs: int,
                     threads: int) -> list[str]:
     """Hydra overrides that mirror a RecBole run's resolved config (``rb``) on the xsell side."""
-    if rb["learner"].lower() != "adam" or rb["loss_type"] != "CE" or rb.get("weight_decay"):
-        raise ValueError(f"only Adam + CE without weight decay is mirrored, got {rb}")
+    negatives = rb.get("train_neg_sample_args") or {}
+    one_uniform_negative = negatives.get("distribution") == "uniform" and negatives.get("sample_num") == 1
+    losses = {("CE", "ce"): ["loss=ce"], ("BPR", "bce"): ["loss=bce", "loss.num_negatives=1"]}
+    loss = losses.get((rb["loss_type"], task.xsell_loss))
+    if rb["learner"].lower() != "adam" or rb.get("weight_decay") or loss is None or (
+            rb["loss_type"] == "BPR" and not one_uniform_negative):
+        raise ValueError(f"only Adam without weight decay, with CE, or BPR with one uniform negative (against "
+                         f"xsell's BCE), is mirrored; got {rb} for xsell loss {task.xsell_loss}")
     common = [
         f"data={task.xsell_data}", f"data.path={data_dir / task.data_path}", "data.catalog_items=true",
         f"model={task.xsell_model}",
-        "loss=ce", "trainer=cpu", f"data.max_len={rb['MAX_ITEM_LIST_LENGTH']}",
+        *loss, "trainer=cpu", f"data.max_len={rb['MAX_ITEM_LIST_LENGTH']}",
         f"data.batch_size={batch_windows}", f"data.eval_batch_size={rb['eval_batch_size']}",
         f"module.optimizer.lr={rb['learning_rate']}", "module.optimizer.weight_decay=0.0",
         "module.warmup_fraction=null", f"trainer.gradient_clip_val={rb.get('clip_grad_norm') or 'null'}",
@@ -565,7 +577,7 @@ NOTES = [
     "targets) windows per batch, i.e. about as many targets per optimiser step and steps per epoch.",
     "Optimisation: both Adam (xsell: AdamW with weight decay 0), the peer's learning rate, constant rate "
     "(xsell `module.warmup_fraction=null`), no gradient clipping (`trainer.gradient_clip_val=null`), "
-    "full-catalogue cross-entropy, the peer seed, torch threads as listed, evaluation batch = RecBole's "
+    "full-catalogue cross-entropy (one-negative losses for `games_sasrec_bce`, below), the peer seed, torch threads as listed, evaluation batch = RecBole's "
     "`eval_batch_size` (xsell then scores each batch in slices of 128 rows, `SCORE_ROWS`: same metrics, a "
     "[128, N] score matrix instead of a [4096, N] one).",
     "Models: RecBole's defaults, mirrored. SASRec: both 64-d, 2 layers, 2 heads, 256-wide GELU "
@@ -583,6 +595,11 @@ NOTES = [
     "folder has none): the peer's Games data, split, optimiser and evaluation settings plus those defaults. "
     "Training examples differ in kind (RecBole masks a copy of every prefix of a user's sequence, xsell masks "
     "windows once per epoch), so targets/s is not compared (`-`); the budget is equal wall time.",
+    "SASRec with one negative (`games_sasrec_bce`): RecBole 1.2.1's SASRec offers only CE and BPR, so its "
+    "one-negative run is BPR with one uniform negative per target (`train_neg_sample_args` uniform, 1; config "
+    "`benchmarks/recbole_configs/sasrec_bpr_games.yaml`: the peer's Games config with that loss) and xsell's "
+    "is the SASRec paper's BCE with one uniform negative per target (`loss=bce loss.num_negatives=1`): the "
+    "same model, data, batch and negatives per target, a different loss on them.",
     "Timing: epoch seconds are training batches only (RecBole `_train_epoch`; xsell epoch minus "
     "validation). Test eval seconds: median of three warm full-ranking test passes with the best model in "
     "memory and the same threads: RecBole's `trainer.evaluate` (run.py's second pass and two more by the "
