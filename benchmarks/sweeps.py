@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -30,8 +29,10 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import ROOT, machine_info, markers, run_xsell_train, update_doc  # noqa: E402
+from sequence_models import collect_run  # noqa: E402
 
 from xsell.atomic import write_json_atomic  # noqa: E402
+from xsell.train import check_optimized_metric  # noqa: E402
 
 SECTION = "sweeps"
 TITLE = "## Hyper-parameter sweeps (issue 3)"
@@ -45,11 +46,17 @@ def study_name(experiment: str, selected_by: str) -> str:
     return experiment if selected_by == SELECTED_BY else f"{experiment} by {selected_by}"
 
 
-def run_sweep(study: str, experiment: str, trials: int, seed: int, overrides: list[str], threads: int | None,
+def study_folder(experiment: str, selected_by: str) -> str:
+    """The study's folder under ``RUNS``: ``games_sasrec``, ``games_sasrec_by_sampled_ndcg10``."""
+    metric = selected_by.partition("/")[2].replace("@", "")
+    return experiment if selected_by == SELECTED_BY else f"{experiment}_by_{metric}"
+
+
+def run_sweep(experiment: str, trials: int, seed: int, overrides: list[str], threads: int | None,
               sampled: int | None, selected_by: str) -> tuple[Path, str]:
     """Run ``trials`` Optuna trials (TPE seeded with ``seed``); return the sweep folder and the command."""
-    folder = study.replace(" by val/", "_by_").replace("@", "")
-    sweep_dir = RUNS / folder / datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S")
+    sweep_dir = (RUNS / study_folder(experiment, selected_by)
+                 / datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S"))
     args = ["-m", "hparams_search=optuna", f"experiment={experiment}", f"hydra.sweep.dir={sweep_dir}",
             f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.sampler.seed={seed}",
             f"optimized_metric={selected_by}",
@@ -70,11 +77,9 @@ def collect_trials(sweep_dir: Path) -> list[dict[str, Any]]:
         searched = OmegaConf.load(trial / ".hydra" / "hydra.yaml").hydra.sweeper.params
         overrides = OmegaConf.load(trial / ".hydra" / "overrides.yaml")
         params = dict(item.split("=", 1) for item in overrides if item.split("=", 1)[0] in searched)
-        metrics = json.loads(metrics_path.read_text())
-        command = shlex.join(["python", "-m", "xsell.train",
-                              *(item for item in overrides if not item.startswith("hparams_search="))])
+        metrics = collect_run(trial)
         records.append({
-            "run": str(trial.relative_to(ROOT)), "command": command, "params": params,
+            "run": str(trial.relative_to(ROOT)), "command": metrics["command"], "params": params,
             "val": metrics["val"], "test": metrics["test"], "epochs": metrics["epochs"],
             "train_seconds": metrics["train_seconds"], "peak_memory_mb": metrics["peak_memory_mb"],
         })
@@ -149,30 +154,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="the validation metric trials are stopped, checkpointed and selected on; another "
                              "than val/ndcg@10 makes its own study (sampled ones need --sampled)")
     parser.add_argument("--collect", type=Path, default=None,
-                        help="record the finished trials of an interrupted sweep folder instead of running one")
+                        help="record the finished trials of an interrupted sweep folder instead of running one "
+                             "(its experiment and metric are read from the trials' configs)")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
-    if not args.selected_by.startswith("val/"):
-        parser.error(f"--selected-by {args.selected_by}: a validation metric (never tune on test)")
-    if "/sampled_" in args.selected_by and not args.sampled:
-        parser.error(f"--selected-by {args.selected_by} needs --sampled N (the negatives per target)")
+    try:
+        check_optimized_metric(args.selected_by, args.sampled)
+    except ValueError as error:
+        parser.error(f"--selected-by: {error} (--sampled N sets module.sampled_negatives)")
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"sweeps": {}}
     if args.collect or args.experiment:
         start = time.perf_counter()
         if args.collect:
             sweep_dir = args.collect.resolve()
-            experiment = OmegaConf.load(next(sweep_dir.glob("*/.hydra/config.yaml"))).task_name
-            sweep = results["sweeps"].setdefault(study_name(experiment, args.selected_by),
+            trial_config = OmegaConf.load(next(sweep_dir.glob("*/.hydra/config.yaml")))
+            experiment, selected_by = trial_config.task_name, trial_config.optimized_metric
+            sweep = results["sweeps"].setdefault(study_name(experiment, selected_by),
                                                  {"trials": [], "commands": []})
             command = f"(interrupted) {sweep_dir.relative_to(ROOT)}"
         else:
-            study = study_name(args.experiment, args.selected_by)
-            sweep = results["sweeps"].setdefault(study, {"trials": [], "commands": []})
-            sweep_dir, command = run_sweep(study, args.experiment, args.trials, len(sweep["trials"]),
-                                           args.override, args.threads, args.sampled, args.selected_by)
-        if args.selected_by != SELECTED_BY:
-            sweep["selected_by"] = args.selected_by
+            experiment, selected_by = args.experiment, args.selected_by
+            sweep = results["sweeps"].setdefault(study_name(experiment, selected_by),
+                                                 {"trials": [], "commands": []})
+            sweep_dir, command = run_sweep(experiment, args.trials, len(sweep["trials"]), args.override,
+                                           args.threads, args.sampled, selected_by)
+        if selected_by != SELECTED_BY:
+            sweep["selected_by"] = selected_by
         known = {t["run"] for t in sweep["trials"]}
         sweep["trials"] += [t for t in collect_trials(sweep_dir) if t["run"] not in known]
         sweep["commands"].append(command)

@@ -63,22 +63,21 @@ def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Mod
     )
 
 
-def check_optimized_metric(cfg: DictConfig) -> None:
+def check_optimized_metric(metric: str, sampled_negatives: int | None) -> None:
     """``optimized_metric`` must name a validation metric the run logs: never a test one, and a sampled one
-    only when the module ranks sampled negatives."""
-    metric = str(cfg.get("optimized_metric") or "val/ndcg@10")
+    only when the module ranks sampled negatives (``module.sampled_negatives``)."""
     stage, _, name = metric.partition("/")
     if stage != "val" or not name:
         raise ValueError(f"optimized_metric={metric}: early stopping, checkpoints and sweeps follow a validation "
                          "metric such as val/ndcg@10 (never tune on test)")
-    if name.startswith("sampled_") and not cfg.module.get("sampled_negatives"):
+    if name.startswith("sampled_") and not sampled_negatives:
         raise ValueError(f"optimized_metric={metric} is a sampled metric, but module.sampled_negatives is not set: "
                          "add module.sampled_negatives=100")
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, pick the best validation checkpoint, evaluate it on validation and test, write metrics.json."""
-    check_optimized_metric(cfg)
+    check_optimized_metric(str(cfg.get("optimized_metric") or "val/ndcg@10"), cfg.module.get("sampled_negatives"))
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if cfg.get("threads"):
