@@ -60,11 +60,12 @@ def sequence_output(model: nn.Module, items: Tensor, events: Tensor = EVENTS, ga
         return model.sequence_output(items, events, gaps)
 
 
-def check_shapes(build: Build) -> None:
+def check_shapes(build: Build, dim: int = DIM) -> None:
+    """Representations ``[B, dim]`` / ``[B, L, dim]``, item vectors ``[N, dim]``; scores are their product."""
     model = build()
-    assert encode(model).shape == (2, DIM)
-    assert sequence_output(model, ITEMS).shape == (2, MAX_LEN, DIM)
-    assert model.item_embeddings().shape == (NUM_ITEMS, DIM)
+    assert encode(model).shape == (2, dim)
+    assert sequence_output(model, ITEMS).shape == (2, MAX_LEN, dim)
+    assert model.item_embeddings().shape == (NUM_ITEMS, dim)
     with torch.no_grad():
         torch.testing.assert_close(model(ITEMS, EVENTS, GAPS), encode(model))
         scores = model.score(SequenceBatch(items=ITEMS, events=EVENTS, time_gaps=GAPS))
@@ -216,3 +217,25 @@ def check_output_tables(build: Build, causal: bool = True) -> None:
     assert tied.output_items is None and not any("output_items" in key for key in tied.state_dict())
     with pytest.raises(ValueError, match="output_table"):
         build(output_table="shared")
+
+
+def check_output_bias(build: Build, causal: bool = True) -> None:
+    """``output_bias``: representations and item vectors gain one column (a constant 1 and the bias), so a
+    score is the bias-free model's score plus the item's bias, still one matrix product (shapes, causality,
+    TorchScript); the bias is trained by the scoring gradient and starts at zero."""
+    def variant(**options) -> nn.Module:
+        return build(output_bias=True, **options)
+
+    check_shapes(variant, dim=DIM + 1)
+    if causal:
+        check_causal(variant)
+    check_scripts(variant)
+    plain, biased = build(), variant()
+    assert plain.output_bias is None and not any("output_bias" in key for key in plain.state_dict())
+    with torch.no_grad():
+        biased.output_bias.copy_(torch.arange(NUM_ITEMS, dtype=torch.float) / 10)
+        expected = encode(plain) @ plain.item_embeddings().T + biased.output_bias  # same seed, same weights
+        torch.testing.assert_close(encode(biased) @ biased.item_embeddings().T, expected, atol=1e-5, rtol=0)
+        torch.testing.assert_close(encode(biased)[:, -1], torch.ones(2))
+    (torch.randn(3, DIM + 1) @ biased.item_embeddings().T).sum().backward()
+    assert biased.output_bias.grad.abs().sum() > 0

@@ -53,6 +53,11 @@ def test_output_tables(name):
     common.check_output_tables(BUILDS[name], causal=name in CAUSAL)
 
 
+@pytest.mark.parametrize("name", OUTPUT_TABLES)
+def test_output_bias(name):
+    common.check_output_bias(BUILDS[name], causal=name in CAUSAL)
+
+
 @pytest.mark.parametrize("name", sorted(BUILDS))
 def test_request_features(name):
     common.check_request_features(BUILDS[name])

@@ -72,6 +72,7 @@ class SequenceModel(nn.Module):
         super().__init__()
         self.output_items: nn.Embedding | None = None  # [N, D] unless the output table is tied
         self.output_offset = False
+        self.output_bias: nn.Parameter | None = None  # [N] per-item score bias (``set_output_bias``)
 
     def set_output_table(self, kind: str, num_items: int, dim: int, std: float | None = None) -> None:
         """Which item vectors score the model's output (``item_embeddings``):
@@ -95,6 +96,19 @@ class SequenceModel(nn.Module):
         else:
             normal_init(self.output_items, dim**-0.5 if std is None else std)  # padding row stays zero
 
+    def set_output_bias(self, num_items: int) -> None:
+        """A learned per-item score bias (starting at zero): ``score = h . e_i + b_i``, so the model can learn
+        how likely each item is regardless of the history (popularity) apart from the item's direction.
+        Scoring stays one matrix product: the bias is the item vectors' last column, and the representations
+        (``encode_sequence``, ``sequence_output``) end in a constant 1 (``D + 1`` columns both)."""
+        self.output_bias = nn.Parameter(torch.zeros(num_items))
+
+    def with_bias_column(self, hidden: Tensor) -> Tensor:
+        """``[..., D]`` -> ``[..., D + 1]`` (a constant 1 appended) when the model has an output bias."""
+        if self.output_bias is None:
+            return hidden
+        return torch.cat([hidden, torch.ones_like(hidden[..., :1])], dim=-1)
+
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -111,7 +125,7 @@ class SequenceModel(nn.Module):
         user: Optional[Tensor] = None,  # noqa: UP045
     ) -> Tensor:
         """``[B, L]`` -> ``[B, L, D]``; ``context`` ``[B, L, C]`` is the context each position predicts."""
-        return self.request(self.history_output(items, events, time_gaps), context, user)
+        return self.with_bias_column(self.request(self.history_output(items, events, time_gaps), context, user))
 
     @torch.jit.export
     def encode_sequence(
@@ -125,7 +139,7 @@ class SequenceModel(nn.Module):
         """``[B, L]`` history (left-padded), the request's ``[B, C]`` context and ``[B, K]`` user features
         (when the model reads them) -> ``[B, D]`` next-item representation."""
         items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
-        return self.request(self.last_output(items, events, time_gaps), context, user)
+        return self.with_bias_column(self.request(self.last_output(items, events, time_gaps), context, user))
 
     def forward(
         self,
@@ -139,12 +153,16 @@ class SequenceModel(nn.Module):
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:
-        """``[N, D]`` catalog vectors (see ``set_output_table``)."""
+        """``[N, D]`` catalog vectors (see ``set_output_table``; ``[N, D + 1]`` with ``set_output_bias``)."""
         if self.output_items is None:
-            return self.input.items.catalog()
-        if self.output_offset:
-            return self.input.items.catalog() + self.output_items.weight
-        return self.output_items.weight
+            table = self.input.items.catalog()
+        elif self.output_offset:
+            table = self.input.items.catalog() + self.output_items.weight
+        else:
+            table = self.output_items.weight
+        if self.output_bias is None:
+            return table
+        return torch.cat([table, self.output_bias.unsqueeze(1)], dim=1)
 
     @torch.jit.ignore
     def encode(self, batch: SequenceBatch) -> Tensor:

@@ -53,4 +53,4 @@ class BERT4Rec(TransformerSequenceModel):
         items = torch.cat([items, mask], dim=1)[:, -self.max_len:]
         events = torch.cat([events, blank], dim=1)[:, -self.max_len:]
         time_gaps = torch.cat([time_gaps, blank], dim=1)[:, -self.max_len:]
-        return self.request(self.last_output(items, events, time_gaps), context, user)
+        return self.with_bias_column(self.request(self.last_output(items, events, time_gaps), context, user))

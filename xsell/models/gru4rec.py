@@ -36,7 +36,8 @@ class GRU4Rec(SequenceModel):
         dropout: embedding dropout. hidden_dropout: dropout on the GRU output.
         max_len: longest history read.
         output_table: ``tied`` (the official implementation's ``constrained_embedding``), ``separate`` or
-            ``offset`` (``SequenceModel.set_output_table``).
+            ``offset`` (``SequenceModel.set_output_table``). output_bias: a learned per-item score bias
+            (``SequenceModel.set_output_bias``; representations and item vectors then have ``D + 1`` columns).
         Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
     """
 
@@ -56,6 +57,7 @@ class GRU4Rec(SequenceModel):
         context_specs: Sequence[FeatureSpec] = (),
         user_specs: Sequence[FeatureSpec] = (),
         output_table: str = "tied",
+        output_bias: bool = False,
     ) -> None:
         super().__init__()
         hidden = hidden or dim
@@ -70,6 +72,8 @@ class GRU4Rec(SequenceModel):
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()
         self.request = RequestFeatures(dim, context_specs, user_specs)
         self.set_output_table(output_table, num_items, dim)
+        if output_bias:
+            self.set_output_bias(num_items)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
@@ -99,7 +103,7 @@ class GRU4Rec(SequenceModel):
         output, _ = self.gru(x.gather(1, to_right.unsqueeze(-1).expand_as(x)))  # [B, L, H]
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, output.shape[-1])  # [B, 1, H]
         state = self.project(self.output_dropout(output.gather(1, last).squeeze(1)))  # [B, D]
-        return self.request(state, context, user)
+        return self.with_bias_column(self.request(state, context, user))
 
     def _alignment(self, items: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """History lengths ``[B]`` (at least 1) and the column maps ``[B, L]`` from left to right padding
