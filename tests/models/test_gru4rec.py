@@ -9,11 +9,22 @@ def build(**options) -> GRU4Rec:
                                         max_len=common.MAX_LEN, **options))
 
 
-def test_encode_equals_the_packed_run_at_the_last_item():
-    """The unpacked, export-friendly encode path gives the packed run's last output."""
+def test_both_encode_paths_equal_the_packed_run_at_the_last_item():
+    """Eager encode (the packed run's final state) and the static path that TorchScript and torch.export run
+    (the unpacked run read at the last item) both give ``sequence_output``'s last position, for histories
+    of every length from none to ``max_len`` in one batch."""
+    lengths = torch.arange(common.MAX_LEN + 1)  # [9]: 0 ... 8 items
+    columns = torch.arange(common.MAX_LEN)
+    real = columns.unsqueeze(0) >= common.MAX_LEN - lengths.unsqueeze(1)  # [9, L] left-padded
+    items = torch.where(real, columns.unsqueeze(0) * 3 % (common.NUM_ITEMS - 2) + 2, 0)
+    events, gaps = torch.where(real, 2, 0), torch.where(real, 5, 0)
     for options in ({}, common.hybrid_options()):
         model = build(**options)
-        for items, events, gaps in ((common.ITEMS, common.EVENTS, common.GAPS),
-                                    (common.ITEMS[:, -5:], common.EVENTS[:, -5:], common.GAPS[:, -5:])):
-            packed_last = common.sequence_output(model, items, events, gaps)[:, -1]
-            torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
+        packed_last = common.sequence_output(model, items, events, gaps)[:, -1]
+        with torch.no_grad():
+            _, to_right, _ = model._alignment(items)
+            x = model.input(items, events, gaps)
+            right = x.gather(1, to_right.unsqueeze(-1).expand_as(x))
+            static = model.project(model._last_state_static(right, lengths.clamp(min=1)))
+        torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
+        torch.testing.assert_close(static, packed_last, atol=1e-6, rtol=0)

@@ -8,9 +8,11 @@
 3. The hidden state after each item, projected to the item-vector size, scores the next item against the
    tied item table (the official implementation's "constrained embedding"), or a separate or offset output
    table (``output_table``).
-4. To encode a history for prediction only the state after its last item is needed. A GRU is causal, so the
-   unpacked run over the right-aligned history gives that state exactly: the padding after the last item
-   never reaches it. That path has no data-dependent shapes, so it scripts and exports (``torch.export``).
+4. To encode a history for prediction only the state after its last item is needed: the final state of the
+   packed run, whose cost follows the real history lengths (short histories padded to ``max_len`` cost
+   what they hold). Scripted and exported models (TorchScript, ``torch.export``) need static shapes, so they
+   run the GRU unpacked over the right-aligned history and read it at the last item: a GRU is causal, so
+   the padding after that item never reaches it and both give the same state.
 """
 
 from __future__ import annotations
@@ -95,15 +97,33 @@ class GRU4Rec(SequenceModel):
         context: Optional[Tensor] = None,  # noqa: UP045 - TorchScript reads Optional[...]
         user: Optional[Tensor] = None,  # noqa: UP045
     ) -> Tensor:
-        """The state after the last item: the unpacked GRU over the right-aligned history, read at column
-        ``n - 1`` (equal to ``sequence_output(...)[:, -1]``, without packing), fused with the request."""
+        """The state after the last item (equal to ``sequence_output(...)[:, -1]``), fused with the request."""
         items, events, time_gaps = items[:, -self.max_len:], events[:, -self.max_len:], time_gaps[:, -self.max_len:]
         x = self.input(items, events, time_gaps)  # [B, L, D]
         lengths, to_right, _ = self._alignment(items)
-        output, _ = self.gru(x.gather(1, to_right.unsqueeze(-1).expand_as(x)))  # [B, L, H]
-        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, output.shape[-1])  # [B, 1, H]
-        state = self.project(self.output_dropout(output.gather(1, last).squeeze(1)))  # [B, D]
+        right = x.gather(1, to_right.unsqueeze(-1).expand_as(x))  # [B, L, D], right-padded
+        if torch.jit.is_scripting():
+            last = self._last_state_static(right, lengths)
+        else:
+            last = self._last_state(right, lengths)
+        state = self.project(self.output_dropout(last))  # [B, D]
         return self.with_bias_column(self.request(state, context, user))
+
+    def _last_state_static(self, right: Tensor, lengths: Tensor) -> Tensor:
+        """``[B, L, D]`` right-padded -> ``[B, H]``: the unpacked run read at column ``n - 1`` (static shapes)."""
+        output, _ = self.gru(right)  # [B, L, H]
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, output.shape[-1])  # [B, 1, H]
+        return output.gather(1, last).squeeze(1)
+
+    @torch.jit.unused
+    def _last_state(self, right: Tensor, lengths: Tensor) -> Tensor:
+        """``[B, L, D]`` right-padded -> ``[B, H]``: the packed run's final state (eager), or the static path
+        while ``torch.export`` / ``torch.compile`` trace."""
+        if torch.compiler.is_compiling():
+            return self._last_state_static(right, lengths)
+        packed = pack_padded_sequence(right, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, final = self.gru(packed)  # [layers, B, H], in the batch's order
+        return final[-1]
 
     def _alignment(self, items: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """History lengths ``[B]`` (at least 1) and the column maps ``[B, L]`` from left to right padding
