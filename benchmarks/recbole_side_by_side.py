@@ -578,8 +578,8 @@ NOTES = [
     "Optimisation: both Adam (xsell: AdamW with weight decay 0), the peer's learning rate, constant rate "
     "(xsell `module.warmup_fraction=null`), no gradient clipping (`trainer.gradient_clip_val=null`), "
     "full-catalogue cross-entropy (one-negative losses for `games_sasrec_bce`, below), the peer seed, torch "
-    "threads as listed, evaluation batch = RecBole's `eval_batch_size` (xsell then scores each batch in slices of 128 rows, `SCORE_ROWS`: same metrics, a "
-    "[128, N] score matrix instead of a [4096, N] one).",
+    "threads as listed, evaluation batch = RecBole's `eval_batch_size` (xsell then scores each batch in "
+    "slices of 128 rows, `SCORE_ROWS`: same metrics, a [128, N] score matrix instead of a [4096, N] one).",
     "Models: RecBole's defaults, mirrored. SASRec: both 64-d, 2 layers, 2 heads, 256-wide GELU "
     "feed-forward, dropout 0.5, output tied to the item table. RecBole is post-LN (LayerNorm on the "
     "embedded input and after each sub-layer), with unscaled item embeddings and N(0, 0.02) "

@@ -1,3 +1,5 @@
+import warnings
+
 import torch
 
 from tests.models import common
@@ -21,10 +23,8 @@ def test_both_encode_paths_equal_the_packed_run_at_the_last_item():
     for options in ({}, common.hybrid_options()):
         model = build(**options)
         packed_last = common.sequence_output(model, items, events, gaps)[:, -1]
-        with torch.no_grad():
-            _, to_right, _ = model._alignment(items)
-            x = model.input(items, events, gaps)
-            right = x.gather(1, to_right.unsqueeze(-1).expand_as(x))
-            static = model.project(model._last_state_static(right, lengths.clamp(min=1)))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
+            static = common.encode(torch.jit.script(model), items, events, gaps)  # the static path
         torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
         torch.testing.assert_close(static, packed_last, atol=1e-6, rtol=0)

@@ -72,9 +72,10 @@ class SequenceModel(nn.Module):
         super().__init__()
         self.output_items: nn.Embedding | None = None  # [N, D] unless the output table is tied
         self.output_offset = False
-        self.output_bias: nn.Parameter | None = None  # [N] per-item score bias (``set_output_bias``)
+        self.output_bias: nn.Parameter | None = None  # [N] per-item score bias (``set_output_table``)
 
-    def set_output_table(self, kind: str, num_items: int, dim: int, std: float | None = None) -> None:
+    def set_output_table(self, kind: str, num_items: int, dim: int, std: float | None = None,
+                         bias: bool = False) -> None:
         """Which item vectors score the model's output (``item_embeddings``):
 
         - ``tied``: the input item table (both papers' choice; no extra parameters);
@@ -84,9 +85,16 @@ class SequenceModel(nn.Module):
           training targets support it, and items seldom seen as targets keep their input vectors.
 
         A separate table starts ``N(0, std)`` (default ``D ** -0.5``, as the input table), an offset at zero.
+
+        ``bias``: a learned per-item score bias (starting at zero), ``score = h . e_i + b_i``, so the model can
+        learn how likely each item is regardless of the history (popularity) apart from the item's direction.
+        Scoring stays one matrix product: the bias is the item vectors' last column, and the representations
+        (``encode_sequence``, ``sequence_output``) end in a constant 1 (``D + 1`` columns both).
         """
         if kind not in OUTPUT_TABLES:
             raise ValueError(f"output_table must be one of {OUTPUT_TABLES}, got {kind!r}")
+        if bias:
+            self.output_bias = nn.Parameter(torch.zeros(num_items))
         if kind == "tied":
             return
         self.output_items = nn.Embedding(num_items, dim, padding_idx=0)
@@ -95,13 +103,6 @@ class SequenceModel(nn.Module):
             nn.init.zeros_(self.output_items.weight)
         else:
             normal_init(self.output_items, dim**-0.5 if std is None else std)  # padding row stays zero
-
-    def set_output_bias(self, num_items: int) -> None:
-        """A learned per-item score bias (starting at zero): ``score = h . e_i + b_i``, so the model can learn
-        how likely each item is regardless of the history (popularity) apart from the item's direction.
-        Scoring stays one matrix product: the bias is the item vectors' last column, and the representations
-        (``encode_sequence``, ``sequence_output``) end in a constant 1 (``D + 1`` columns both)."""
-        self.output_bias = nn.Parameter(torch.zeros(num_items))
 
     def with_bias_column(self, hidden: Tensor) -> Tensor:
         """``[..., D]`` -> ``[..., D + 1]`` (a constant 1 appended) when the model has an output bias."""
@@ -153,7 +154,7 @@ class SequenceModel(nn.Module):
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:
-        """``[N, D]`` catalog vectors (see ``set_output_table``; ``[N, D + 1]`` with ``set_output_bias``)."""
+        """``[N, D]`` catalog vectors (see ``set_output_table``; ``[N, D + 1]`` with its ``bias``)."""
         if self.output_items is None:
             table = self.input.items.catalog()
         elif self.output_offset:

@@ -39,7 +39,7 @@ class GRU4Rec(SequenceModel):
         max_len: longest history read.
         output_table: ``tied`` (the official implementation's ``constrained_embedding``), ``separate`` or
             ``offset`` (``SequenceModel.set_output_table``). output_bias: a learned per-item score bias
-            (``SequenceModel.set_output_bias``; representations and item vectors then have ``D + 1`` columns).
+            (``SequenceModel.set_output_table``; representations and item vectors then have ``D + 1`` columns).
         Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
     """
 
@@ -73,9 +73,7 @@ class GRU4Rec(SequenceModel):
         self.output_dropout = nn.Dropout(hidden_dropout)
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()
         self.request = RequestFeatures(dim, context_specs, user_specs)
-        self.set_output_table(output_table, num_items, dim)
-        if output_bias:
-            self.set_output_bias(num_items)
+        self.set_output_table(output_table, num_items, dim, bias=output_bias)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]

@@ -44,7 +44,7 @@ class TransformerSequenceModel(SequenceModel):
             (default, BERT's and RecBole's) or the SASRec paper's 1x ReLU (``ffn_mult=1 activation=relu``).
         output_table: ``tied`` (default, as both papers), ``separate`` or ``offset`` (see
             ``SequenceModel.set_output_table``).
-        output_bias: a learned per-item score bias (``SequenceModel.set_output_bias``; representations and
+        output_bias: a learned per-item score bias (``SequenceModel.set_output_table``; representations and
             item vectors then have ``D + 1`` columns).
     """
 
@@ -87,9 +87,7 @@ class TransformerSequenceModel(SequenceModel):
         if init_std is not None:
             for part in (self.input, self.encoder, self.head):
                 normal_init(part, init_std)
-        self.set_output_table(output_table, num_items, dim, std=init_std)
-        if output_bias:
-            self.set_output_bias(num_items)
+        self.set_output_table(output_table, num_items, dim, std=init_std, bias=output_bias)
 
     def output_head(self, dim: int) -> nn.Module:
         """Maps a block output ``[..., D]`` into item-vector space; none by default."""
