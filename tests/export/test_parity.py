@@ -45,6 +45,17 @@ def test_compare_identical_swapped_and_infinite():
         compare_topk(reference, (reference[0][:, :2], reference[1][:, :2]))
 
 
+def test_swap_within_a_tie_is_not_a_mismatch():
+    """Near-equal scores (float rounding) may come out in either order; an item the reference ranks far
+    lower, or not at all, is still a mismatch."""
+    reference = (torch.tensor([[3, 5, 4]]), torch.tensor([[0.9, 0.5, 0.5 - 5e-7]]))
+    tie_swapped = (torch.tensor([[3, 4, 5]]), torch.tensor([[0.9, 0.5, 0.5 - 5e-7]]))
+    assert compare_topk(reference, tie_swapped).index_mismatches == 0
+    assert compare_topk(reference, tie_swapped, tie_atol=1e-7).index_mismatches == 2
+    unranked = (torch.tensor([[3, 5, 7]]), reference[1])
+    assert compare_topk(reference, unranked).index_mismatches == 1
+
+
 def test_merge_and_check_parity():
     assert merge([Parity(2, 10, 0, 1e-7), Parity(3, 10, 1, 0.0)]) == Parity(5, 10, 1, 1e-7)
     model, prior = LastItem(), popularity_prior(COUNTS)

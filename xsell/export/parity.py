@@ -69,7 +69,10 @@ class Parity:
 
     Attributes:
         rows: histories compared. k: list length.
-        index_mismatches: positions whose item index differs (0 means identical top-k lists).
+        index_mismatches: positions whose item index differs, not counting a swap within a tie (the
+            candidate's item is in the reference's top-k with a reference score within ``tie_atol`` of
+            that position's: float rounding may order near-equal scores either way); 0 means the same
+            top-k lists up to such swaps.
         max_abs_diff: largest score difference at the same position (``-inf`` equal to ``-inf`` counts 0).
     """
 
@@ -85,8 +88,10 @@ class Parity:
         return asdict(self)
 
 
-def compare_topk(reference: TopK, candidate: TopK) -> Parity:
-    """Position-wise comparison of two ``(indices, scores)`` results of the same shape."""
+def compare_topk(reference: TopK, candidate: TopK, tie_atol: float = 1e-6) -> Parity:
+    """Position-wise comparison of two ``(indices, scores)`` results of the same shape; a different item at
+    a position is a swap within a tie, not a mismatch, when the reference ranks that item with a score
+    within ``tie_atol`` of the reference's score at the position."""
     ref_indices, ref_scores = reference
     indices, scores = candidate
     if indices.shape != ref_indices.shape:
@@ -94,8 +99,19 @@ def compare_topk(reference: TopK, candidate: TopK) -> Parity:
     same = ref_scores == scores  # also True where both are -inf
     diff = torch.where(same, torch.zeros_like(scores), (ref_scores - scores).abs())
     return Parity(rows=int(indices.shape[0]), k=int(indices.shape[1]),
-                  index_mismatches=int((indices != ref_indices).sum()),
+                  index_mismatches=int(((indices != ref_indices) & ~tied_swap(reference, indices, tie_atol)).sum()),
                   max_abs_diff=float(diff.max()) if diff.numel() else 0.0)
+
+
+def tied_swap(reference: TopK, indices: Tensor, tie_atol: float) -> Tensor:
+    """``[B, k]`` True where the reference ranks ``indices[b, p]`` with a score within ``tie_atol`` of its
+    own score at position ``p`` (items outside the reference's top-k are never tied)."""
+    ref_indices, ref_scores = reference
+    width = int(max(ref_indices.max(), indices.max())) + 1 if indices.numel() else 1
+    score_of = torch.full((ref_indices.shape[0], width), float("nan"), dtype=ref_scores.dtype)  # [B, N']
+    score_of.scatter_(1, ref_indices, ref_scores)
+    candidate_scores = score_of.gather(1, indices)  # [B, k], nan where the reference did not rank it
+    return ((candidate_scores - ref_scores).abs() <= tie_atol) | (candidate_scores == ref_scores)
 
 
 def merge(results: list[Parity]) -> Parity:
