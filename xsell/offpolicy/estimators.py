@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xsell.evaluation.statistics import Interval, bootstrap_ci, bootstrap_means
 from xsell.offpolicy.logged import LoggedImpressions
+from xsell.stats import Interval, bootstrap_ci, bootstrap_means
 
 
 def importance_weights(logged: LoggedImpressions, target: np.ndarray) -> np.ndarray:
