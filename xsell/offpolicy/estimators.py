@@ -87,7 +87,7 @@ def doubly_robust(log: BanditFeedback, target: np.ndarray, predicted: np.ndarray
     weights = importance_weights(log, target)
     target = _per_position(log, target, "target probabilities")
     predicted = np.asarray(predicted, dtype=np.float64)
-    predicted = predicted[..., None] if predicted.ndim == 2 else predicted
+    predicted = {1: predicted[None, :, None], 2: predicted[..., None]}.get(predicted.ndim, predicted)
     try:
         predicted = np.broadcast_to(predicted, target.shape)  # [n, A, P]
     except ValueError:

@@ -98,7 +98,7 @@ def request_batch(histories: pl.Series, vocabulary: Vocabulary, max_len: int) ->
     """A ``SequenceBatch`` of the last ``max_len`` items of each history (left-padded; event types and time
     gaps unknown, as in a request that carries only item ids)."""
     lists = histories.list.tail(max_len).list.eval(vocabulary.encode(pl.element()))
-    lengths = lists.list.len().fill_null(0).to_numpy()  # [B]
+    lengths = lists.list.len().fill_null(0).to_numpy().astype(np.int64)  # [B]
     flat = lists.explode().drop_nulls().to_numpy().astype(np.int64)  # [sum(lengths)]
     width = max(int(lengths.max(initial=0)), 1)
     row = np.repeat(np.arange(lengths.size), lengths)  # [sum(lengths)] row of each history item
