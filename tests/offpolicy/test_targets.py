@@ -108,3 +108,22 @@ def test_the_simulators_table_gives_the_same_estimates(tmp_path):
         assert estimate(table, target) == estimate(logged, target)
     items = logged.candidate_items(world)
     assert items[0].tolist() == [str(world.item_ids[i]) for i in candidates[0, :3]] + [None]
+
+
+def test_a_scorer_over_the_simulators_candidates():
+    world, sessions, candidates, logging, _ = setting()
+    logged = log_impressions(world, sessions, candidates, logging, seed=0)
+    table = logged.to_impressions(world)
+    vocabulary = Vocabulary(world.item_ids.tolist(), name="item_id")
+    card = vocabulary.index(world.item_ids[1])
+
+    def prefers_the_card(batch: SequenceBatch) -> torch.Tensor:
+        scores = torch.zeros(len(batch), len(vocabulary))  # [B, V]
+        scores[:, card] = 1.0
+        return scores
+
+    scores = scorer_action_scores(table, prefers_the_card, vocabulary, logged.candidate_items(world))  # [S, 4]
+    assert np.isneginf(scores[:, 3]).all()  # "show nothing" keeps the default -inf
+    target = top_k_policy(scores, k=1)
+    assert np.array_equal(target[:, :, 0], (candidates == 1).astype(float))
+    assert ips(table, target) == ips(logged, (candidates == 1).astype(float))
