@@ -50,9 +50,10 @@ def test_n_actions_and_action_context_are_checked():
         ImpressionLog(tiny_frame(), action_context=np.zeros((3, 4)))
 
 
-def test_position_defaults_to_the_first_slot():
-    log = ImpressionLog(tiny_frame().drop("position"))
+def test_position_defaults_to_the_first_slot_and_boolean_rewards_are_read():
+    log = ImpressionLog(tiny_frame().drop("position").with_columns(pl.col("reward").cast(pl.Boolean)))
     assert log.position.tolist() == [0, 0, 0, 0] and log.frame.schema["position"] == pl.Int64
+    assert log.reward.tolist() == [1.0, 0.0, 0.0, 1.0]
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])

@@ -5,7 +5,7 @@ logged-bandit-feedback dict, so :meth:`ImpressionLog.to_obp_dict` is a plain ren
 
 - ``action`` (Int64, required): index of the shown action in ``[0, n_actions)`` (an item of the shop's
   action space, or "show nothing" if the shop logs that as an action);
-- ``reward`` (Float64, required): what the impression earned (click, conversion, revenue);
+- ``reward`` (Float64 or Boolean, required): what the impression earned (click, conversion, revenue);
 - ``pscore`` (Float64, required): the logging policy's probability of showing this action in this position,
   in ``(0, 1]``;
 - ``position`` (Int64, optional, default 0): the slot, 0 = first;
@@ -43,7 +43,7 @@ HISTORY_SEPARATOR = " "  # between item ids of a history in CSV files
 FORMATS = (".parquet", ".csv")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImpressionLog:
     """A checked impression table (see the module docstring for its columns).
 
@@ -183,6 +183,8 @@ def _checked(frame: pl.DataFrame, source: str) -> pl.DataFrame:
             raise SchemaError(f"missing column (required: {', '.join(REQUIRED)})", source=source, column=column)
     if POSITION not in frame.columns:
         frame = frame.with_columns(pl.lit(0, dtype=pl.Int64).alias(POSITION))
+    if frame.schema[REWARD] == pl.Boolean:  # clicked / bought
+        frame = frame.with_columns(pl.col(REWARD).cast(pl.Float64))
     numeric = [*REQUIRED, POSITION, *(c for c in frame.columns if c.startswith(CONTEXT_PREFIX))]
     for column in numeric:
         dtype = frame.schema[column]
