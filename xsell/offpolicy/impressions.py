@@ -112,12 +112,16 @@ class ImpressionLog:
             return np.zeros((len(self), 0))
         return self.frame.select(columns).to_numpy().astype(np.float64)
 
-    def histories(self) -> list[list[str]]:
-        """Each row's history of item ids, oldest first (``SchemaError`` without a ``history`` column)."""
+    def history_column(self) -> pl.Series:
+        """The ``history`` column (``SchemaError`` naming the source when the log has none)."""
         if HISTORY not in self.frame.columns:
             raise SchemaError("the target policy reads histories; the log has no history column",
                               source=self.source, column=HISTORY)
-        return [list(h) if h is not None else [] for h in self.frame.get_column(HISTORY).to_list()]
+        return self.frame.get_column(HISTORY)
+
+    def histories(self) -> list[list[str]]:
+        """Each row's history of item ids, oldest first."""
+        return [list(h) if h is not None else [] for h in self.history_column().to_list()]
 
     def to_obp_dict(self) -> dict[str, Any]:
         """The Open Bandit Pipeline's logged-bandit-feedback dict: ``n_rounds``, ``n_actions``, ``action``,

@@ -31,7 +31,7 @@ from torch import Tensor
 from xsell.data.batch import SequenceBatch
 from xsell.data.schema import PAD_INDEX, UNKNOWN_INDEX
 from xsell.data.vocabulary import Vocabulary
-from xsell.offpolicy.impressions import HISTORY, ImpressionLog
+from xsell.offpolicy.impressions import ImpressionLog
 
 Recommend = Callable[[Sequence[Sequence[str]], int], list[list[tuple[str, float]]]]
 
@@ -124,9 +124,7 @@ def scorer_action_scores(log: ImpressionLog, score: Callable[[SequenceBatch], Te
     items = _action_items(action_items, len(log))
     nothing = np.equal(items, None)
     index = np.vectorize(vocabulary.index, otypes=[np.int64])(np.where(nothing, "", items))  # [n, A]
-    if HISTORY not in log.frame.columns:
-        log.histories()  # raises the SchemaError naming the missing column
-    histories = log.frame.get_column(HISTORY)
+    histories = log.history_column()
     parts = []
     for start in range(0, len(log), batch_rows):
         batch = request_batch(histories.slice(start, batch_rows), vocabulary, max_len)
