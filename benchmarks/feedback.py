@@ -43,7 +43,7 @@ from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
 from xsell.data.schema import ANCHOR, EVENT, ITEM, RECOMMENDED, TIMESTAMP, USER  # noqa: E402
 from xsell.data.survey import ANSWER_DELAY_SECONDS, answer_survey  # noqa: E402
 from xsell.data.synthetic import synthetic_shop  # noqa: E402
-from xsell.evaluation.statistics import paired_comparison  # noqa: E402
+from xsell.evaluation.comparison import paired_comparison  # noqa: E402
 from xsell.evaluation.table import LAST_ITEM, TOP_K, rank_table, with_metrics  # noqa: E402
 from xsell.train import train  # noqa: E402
 from xsell.training.checkpoint import load_checkpoint_model  # noqa: E402

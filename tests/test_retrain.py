@@ -9,9 +9,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from xsell.errors import CheckpointError
-from xsell.evaluation.statistics import PairedComparison
 from xsell.export.bundle import load_bundle
 from xsell.retrain import decide, retrain, serving_checkpoint
+from xsell.stats import PairedComparison
 from xsell.train import train
 from xsell.training.warm_start import run_vocabulary
 

@@ -35,11 +35,12 @@ from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.data.batch import SequenceBatch
 from xsell.data.schema import UNKNOWN_INDEX
 from xsell.errors import CheckpointError
-from xsell.evaluation.statistics import PairedComparison, paired_comparison
+from xsell.evaluation.comparison import paired_comparison
 from xsell.evaluation.table import rank_table
 from xsell.export import manifest as mf
 from xsell.export.bundle import load_bundle
 from xsell.export.run import export_model
+from xsell.stats import PairedComparison
 from xsell.train import CONFIG_DIR, build_model, train
 from xsell.training.checkpoint import load_checkpoint_model
 from xsell.training.warm_start import run_vocabulary, warm_start

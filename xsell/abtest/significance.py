@@ -14,7 +14,7 @@ from statistics import NormalDist
 import numpy as np
 from scipy import stats
 
-from xsell.evaluation.statistics import bootstrap_means
+from xsell.stats import bootstrap_means
 
 _NORMAL = NormalDist()
 

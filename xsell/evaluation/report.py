@@ -30,9 +30,10 @@ from xsell.data.schema import EVENT, ITEM, SESSION, USER
 from xsell.errors import SchemaError
 from xsell.evaluation import beyond_accuracy as ba
 from xsell.evaluation import segments as seg
+from xsell.evaluation.comparison import compare_runs
 from xsell.evaluation.protocol import RankingEvaluation
-from xsell.evaluation.statistics import bootstrap_ci, compare_runs
 from xsell.evaluation.table import LAST_ITEM, TOP_K, mean_metrics, metric_values, rank_table
+from xsell.stats import bootstrap_ci
 
 Scorer = Callable[[SequenceBatch], Tensor]
 

@@ -16,9 +16,9 @@ import polars as pl
 
 from xsell.data.schema import DEFAULT_EVENT_TYPES, FIRST_INDEX, PAD_INDEX, UNKNOWN_INDEX, USER, EventTypes
 from xsell.data.vocabulary import Vocabulary
-from xsell.evaluation.statistics import bootstrap_ci
 from xsell.evaluation.table import HISTORY_LENGTH, LAST_EVENT, ROW, TARGET_EVENT, metric_values
 from xsell.evaluation.table import USER as USER_INDEX
+from xsell.stats import bootstrap_ci
 
 SEGMENT_METRICS = ("ndcg", "recall", "mrr")
 HISTORY_BUCKETS = ("0", "1", "2-4", "5-9", "10-19", "20-49", "50+")

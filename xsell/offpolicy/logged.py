@@ -3,7 +3,9 @@
 The setting of off-policy evaluation: each session has ``A`` candidate actions (world item indices from a
 model's top list; ``NO_ITEM`` = show nothing), a logging policy picks one with known probability, the customer
 answers, and the log keeps (session, action, propensity, reward). Target policies are given as ``[S, A]``
-action probabilities over the same candidates.
+action probabilities over the same candidates. :meth:`LoggedImpressions.to_impressions` writes the same log
+as the plain impression table a real shop would have (:class:`~xsell.offpolicy.impressions.ImpressionLog`):
+the action is the candidate's slot in the session's list, the shown item its id.
 """
 
 from __future__ import annotations
@@ -11,9 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
+from xsell.data.schema import ITEM, SESSION, USER
+from xsell.offpolicy.impressions import (
+    ACTION,
+    CONTEXT_PREFIX,
+    HISTORY,
+    POSITION,
+    PSCORE,
+    REWARD,
+    ImpressionLog,
+)
+from xsell.offpolicy.targets import sample_actions
 from xsell.simulation.response import ResponseModel
-from xsell.simulation.sessions import Sessions
+from xsell.simulation.sessions import NO_ITEM, Sessions
 from xsell.simulation.world import ShopWorld
 
 REWARDS = ("conversion", "cross_sell_revenue", "order_value")
@@ -39,33 +53,48 @@ class LoggedImpressions:
     def __len__(self) -> int:
         return int(self.action.size)
 
+    @property
+    def pscore(self) -> np.ndarray:
+        """``[S]`` the logging probability of the shown candidate (obp's name for ``propensity``)."""
+        return self.propensity
 
-def softmax_probabilities(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """``[S, A]`` softmax of ``scores / temperature`` along actions (``-inf`` scores get probability 0)."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    logits = np.asarray(scores, dtype=np.float64) / temperature
-    logits = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+    @property
+    def position(self) -> np.ndarray:
+        """``[S]`` zeros: one offer slot."""
+        return np.zeros(len(self), dtype=np.int64)
 
+    @property
+    def n_actions(self) -> int:
+        """Candidates per session ``A``."""
+        return int(self.candidates.shape[1])
 
-def epsilon_greedy_probabilities(scores: np.ndarray, epsilon: float) -> np.ndarray:
-    """``[S, A]``: the best-scored action with probability ``1 - epsilon``, plus ``epsilon`` spread uniformly over
-    all ``A`` actions (``epsilon = 0`` is the deterministic greedy policy)."""
-    if not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
-    scores = np.asarray(scores)
-    probabilities = np.full(scores.shape, epsilon / scores.shape[1])
-    probabilities[np.arange(scores.shape[0]), scores.argmax(axis=1)] += 1.0 - epsilon
-    return probabilities
+    def candidate_items(self, world: ShopWorld) -> np.ndarray:
+        """``[S, A]`` object array: the item id of every candidate, ``None`` for "show nothing"."""
+        ids = world.item_ids.astype(object)[np.maximum(self.candidates, 0)]
+        ids[self.candidates == NO_ITEM] = None
+        return ids
 
-
-def sample_actions(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``[S]`` one action per row drawn from ``[S, A]`` probabilities (vectorised inverse CDF)."""
-    cumulative = np.cumsum(probabilities, axis=1)
-    draws = rng.random(probabilities.shape[0])[:, None] * cumulative[:, -1:]
-    return np.minimum((draws >= cumulative).sum(axis=1), probabilities.shape[1] - 1)
+    def to_impressions(self, world: ShopWorld) -> ImpressionLog:
+        """The log as an impression table: ``session_id`` (row number), ``user_id``, ``item_id`` (the shown
+        item, null for "show nothing"), ``history`` (item ids, oldest first, the anchor last), ``action`` (the
+        candidate's slot), ``pscore``, ``reward``, ``position`` 0 and ``context_<category>``: the anchor's
+        category, one-hot (observable catalog data)."""
+        rows = np.arange(len(self))
+        history = self.sessions.history
+        ids = world.item_ids.astype(object)[np.maximum(history, 0)]  # [S, L]
+        anchor = np.eye(len(world.category_names))[world.category[self.sessions.anchor]]  # [S, C]
+        frame = pl.DataFrame({
+            SESSION: rows,
+            USER: world.user_ids[self.sessions.user].astype(str),
+            ITEM: self.candidate_items(world)[rows, self.action],
+            HISTORY: [row[known].tolist() for row, known in zip(ids, history != NO_ITEM, strict=True)],
+            ACTION: self.action.astype(np.int64),
+            PSCORE: self.propensity.astype(np.float64),
+            REWARD: self.reward.astype(np.float64),
+            POSITION: np.zeros(len(self), dtype=np.int64),
+            **{f"{CONTEXT_PREFIX}{name}": anchor[:, c] for c, name in enumerate(world.category_names)},
+        }, schema_overrides={ITEM: pl.String, HISTORY: pl.List(pl.String)})
+        return ImpressionLog(frame, n_actions=self.n_actions, source=f"simulated {self.reward_name} log")
 
 
 def expected_rewards(world: ShopWorld, sessions: Sessions, candidates: np.ndarray, reward: str = "conversion",

@@ -1,7 +1,7 @@
 """Business KPIs of simulated sessions, each with a bootstrap confidence interval.
 
 All KPIs are means or ratios of means of per-session columns, so one bootstrap over sessions
-(:func:`xsell.evaluation.statistics.bootstrap_means`, every column resampled with the same rows) gives all
+(:func:`xsell.stats.bootstrap_means`, every column resampled with the same rows) gives all
 intervals at once, ratios included (ratio of the resampled means, not a mean of ratios):
 
 - ``cross_sell_conversion``: share of sessions with at least one offer bought;
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from xsell.evaluation.statistics import bootstrap_means
 from xsell.simulation.response import Outcomes
+from xsell.stats import bootstrap_means
 
 # KPI name -> (numerator column, denominator column or None for a plain mean)
 _KPIS: dict[str, tuple[str, str | None]] = {
