@@ -208,7 +208,7 @@ def test_context_and_user_features_train_through_hydra(tmp_path):
     assert metrics["data"]["user_features"] == ["segment", "behaviour_segment"]
     assert set(REPORTED) <= set(metrics["test"])
     assert metrics["data"]["request_values"]["context"]["device"] == ["mobile", "desktop", "tablet"]
-    state = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     tables = [name for name in state if name.startswith("model.request.") and name.endswith(".weight")]
     assert {"model.request.context.features.2.weight", "model.request.user.features.1.weight"} <= set(tables)
     assert OmegaConf.load(tmp_path / "config.yaml").data.token_hash_buckets == 64

@@ -13,7 +13,7 @@ import torch
 import xsell
 from xsell.errors import BundleError, CheckpointError
 from xsell.export.bundle import load_bundle
-from xsell.export.manifest import REQUIRED_FILES, data_fingerprint, sha256_file, verify
+from xsell.export.manifest import REQUIRED_FILES, data_fingerprint, manifest_digest, sha256_file, verify
 
 
 @pytest.fixture
@@ -22,10 +22,13 @@ def bundle(export_of, tmp_path):
     return shutil.copytree(export_of("sasrec").path, tmp_path / "bundle")
 
 
-def edit_manifest(path, change) -> None:
+def edit_manifest(path, change, *, rehash: bool = True) -> None:
+    """Change the manifest; ``rehash`` also rewrites its digest (as a writer of another version would)."""
     manifest = json.loads((path / "manifest.json").read_text())
     change(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
+    if rehash:
+        (path / "manifest.sha256").write_text(manifest_digest(manifest))
 
 
 def test_manifest_records_the_model_data_metrics_versions_and_checksums(export_of, shop):
@@ -71,7 +74,7 @@ def test_tampered_file_fails_naming_it(bundle, name):
         load_bundle(bundle)
 
 
-@pytest.mark.parametrize("name", [*REQUIRED_FILES, "manifest.json"])
+@pytest.mark.parametrize("name", [*REQUIRED_FILES, "manifest.json", "manifest.sha256"])
 def test_partial_bundle_fails_naming_the_missing_file(bundle, name):
     (bundle / name).unlink()
     with pytest.raises(BundleError, match=rf"partial bundle: .*{name} is missing"):
