@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xsell.data.datamodule import SequenceDataModule
+from xsell.errors import ConfigError, OutputError
 from xsell.models.base import SequenceModel
 from xsell.nn.losses import NextItemLoss
 from xsell.train import build_datamodule, train
@@ -49,6 +50,19 @@ def test_run_directory_layout(sasrec_run):
     saved = OmegaConf.load(run / "config.yaml")
     assert saved.model._target_ == "xsell.models.SASRec" and saved.paths.output_dir == str(run)
     assert json.loads((run / "metrics.json").read_text()) == metrics
+
+
+def test_a_second_run_into_the_same_folder_is_refused(sasrec_run):
+    run, metrics = sasrec_run
+    with pytest.raises(OutputError, match=f"run folder {run} already belongs to another run"):
+        train(config(run, *SHRINK))
+    assert json.loads((run / "metrics.json").read_text()) == metrics  # the first run's files are untouched
+
+
+def test_bad_config_values_stop_before_anything_is_read_or_written(tmp_path):
+    with pytest.raises(ConfigError, match="model.dim=-1 is not allowed"):
+        train(config(tmp_path / "run", *SHRINK, "model.dim=-1", "data.source.n_events=-5"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_metrics_json_layout(sasrec_run):
