@@ -20,6 +20,7 @@ from xsell.errors import ConfigError, OutputError
 from xsell.models.base import SequenceModel
 from xsell.nn.losses import NextItemLoss
 from xsell.train import build_datamodule, train
+from xsell.training.checkpoint_file import read_checkpoint
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 SHRINK = ["data.source.n_events=3000", "trainer.max_epochs=1", "model.dim=16", "++trainer.limit_train_batches=2",
@@ -50,6 +51,14 @@ def test_run_directory_layout(sasrec_run):
     saved = OmegaConf.load(run / "config.yaml")
     assert saved.model._target_ == "xsell.models.SASRec" and saved.paths.output_dir == str(run)
     assert json.loads((run / "metrics.json").read_text()) == metrics
+
+
+def test_checkpoints_hold_only_tensors_and_plain_values(sasrec_run):
+    """Both checkpoints, with the trainer's whole state, load with ``weights_only=True`` (no pickle)."""
+    run, _ = sasrec_run
+    for name in ("best.ckpt", "last.ckpt"):
+        content = read_checkpoint(run / "checkpoints" / name)
+        assert {"state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks"} <= set(content), name
 
 
 def test_a_second_run_into_the_same_folder_is_refused(sasrec_run):

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.cli import run_cli
+from xsell.config_checks import check_config
 from xsell.data.batch import SequenceBatch
 from xsell.data.schema import UNKNOWN_INDEX
 from xsell.errors import CheckpointError
@@ -86,6 +87,7 @@ def serving_checkpoint(serving: str | Path) -> tuple[Path, Path | None]:
 
 def retrain(cfg: DictConfig) -> dict[str, Any]:
     """Train the warm-started candidate, compare it with the serving model, replace the bundle if it wins."""
+    check_config(cfg)
     out = Path(cfg.paths.output_dir)
     serving_ckpt, serving_bundle = serving_checkpoint(cfg.serving)
     bundle_path = Path(cfg.bundle) if cfg.get("bundle") else serving_bundle or out / "bundle"
