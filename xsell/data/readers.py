@@ -400,7 +400,7 @@ def _parse_timestamps(frame: pl.DataFrame, source: str) -> pl.DataFrame:
         if parsed.null_count() == nulls:
             dates = frame.height - nulls - numbers
             if i > 1 and numbers and dates:
-                example = frame.filter(text.cast(pl.Float64, strict=False).is_null() & column.is_not_null()).item(0, TIMESTAMP)
+                example = frame.filter(number.is_null() & column.is_not_null()).item(0, TIMESTAMP)
                 raise SchemaError(f"timestamps mix numbers ({numbers} rows) and date strings ({dates} rows, e.g. "
                                   f"{_shorten(example)!r}): use one kind", source=source, column=TIMESTAMP, rows=dates)
             return frame.with_columns(parsed)

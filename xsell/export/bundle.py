@@ -91,8 +91,8 @@ def write_bundle(
         torch.jit.save(to_torchscript(scorer), str(tmp / mf.SCRIPTED))
         torch.export.save(to_exported_program(scorer), tmp / mf.EXPORTED)
         items.write_parquet(tmp / mf.ITEMS)
-        parity = check_parity({"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp, scorer.num_items)},
-                              reference(scorer), parity_batches(scorer), PARITY_K)
+        loaded = {"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp, scorer.num_items)}
+        parity = check_parity(loaded, reference(scorer), parity_batches(scorer), PARITY_K)
         failed = {name: result for name, result in parity.items() if not result.ok(atol)}
         if failed:
             raise BundleError(f"export parity check failed for {path}: {failed}")

@@ -30,14 +30,14 @@ def read_checkpoint(ckpt: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()
-        detail = next((line for line in reason if "Unsupported" in line), reason[0] if reason else "")
-        detail = detail.split(". Please")[0]
-        raise CheckpointError(f"refused checkpoint {path}: it holds Python objects that only pickle can rebuild "
-                              f"({detail.strip()}); xsell loads tensors and plain values only") from exc
+    except pickle.UnpicklingError as exc:  # also a corrupted file: it is no plain checkpoint either
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = next((line for line in lines if "Unsupported" in line), lines[-1] if lines else "")
+        raise CheckpointError(f"refused checkpoint {path}: it is not made of tensors and plain values alone "
+                              f"({detail.split('. Please')[0]}); loading it would need pickle, which can run code, "
+                              "and xsell never unpickles a checkpoint") from exc
     except Exception as exc:  # noqa: BLE001 - any other failure means a missing or corrupted file
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(content, dict) or not isinstance(content.get("state_dict"), dict):
         raise CheckpointError(f"{path} is not a checkpoint of xsell.train (no state_dict)")
     return content
