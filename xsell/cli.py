@@ -4,7 +4,8 @@ internal failure.
 Bad input is any xsell error (``XsellError``: data, schema, config, checkpoint, bundle, output folder), an
 OmegaConf/Hydra config error, or a file that is not there; it is printed as one line
 (``error: SchemaError: ...``) unless ``XSELL_DEBUG=1`` asks for the full traceback. Anything else is a bug
-and propagates with its traceback (Python, or Hydra around a task function, exits with status 1).
+and propagates with its traceback (Python, or Hydra around a task function, exits with status 1;
+``HYDRA_FULL_ERROR=1`` shows Hydra's unabridged traceback).
 
 Under ``@hydra.main`` the wrapper goes *inside* the decorator: Hydra catches ``Exception`` from the task
 function and exits 1 itself, but lets the ``SystemExit`` raised here through::
