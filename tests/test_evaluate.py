@@ -9,6 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from tests.hostile import hostile_checkpoint
 from xsell.errors import CheckpointError
 from xsell.evaluate import run
 from xsell.evaluation.report import EvaluationReport
@@ -110,3 +111,12 @@ def test_rules_and_trigger_points_join_the_report(tmp_path, monkeypatch):
     assert 0.0 <= trigger["window_recall@10"] <= trigger["window_hit@10"] <= trigger["window_hit@20"] <= 1.0
     report = (tmp_path / "report.md").read_text()
     assert "at trigger points" in report and "| ItemKNN without rules |" in report
+
+
+def test_a_checkpoint_that_needs_pickle_is_refused_unrun(tmp_path):
+    marker = tmp_path / "ran"
+    ckpt = hostile_checkpoint(tmp_path / "run" / "checkpoints" / "best.ckpt", marker)
+    (tmp_path / "run" / "config.yaml").write_text("data: {}\nmodel: {}\n")
+    with pytest.raises(CheckpointError, match=f"refused checkpoint {ckpt}"):
+        run(config("eval", tmp_path / "eval", *DATA, f"ckpt={ckpt}"))
+    assert not marker.exists()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
+from tests.hostile import hostile_checkpoint
 from xsell.errors import CheckpointError
 from xsell.export.bundle import load_bundle
+from xsell.export.manifest import manifest_digest
 from xsell.retrain import decide, retrain, serving_checkpoint
 from xsell.stats import PairedComparison
 from xsell.train import train
@@ -59,7 +62,24 @@ def test_retrain_end_to_end(tmp_path):
     assert served.manifest["model"]["num_items"] == len(grown)
     assert served.manifest["source_checkpoint"] == report["candidate"]["checkpoint"]
 
-    # The next round starts from the bundle: its manifest names the checkpoint to warm-start from.
-    assert serving_checkpoint(bundle) == (Path(report["candidate"]["checkpoint"]), bundle)
+    # A bundle's manifest is followed only inside the run folder that holds the bundle: this one lies outside
+    # the candidate's run, so its checkpoint must be given explicitly (serving=CKPT bundle=...) ...
+    with pytest.raises(CheckpointError, match="outside the run folder that holds the bundle"):
+        serving_checkpoint(bundle)
+    # ... while the same bundle inside the candidate's run leads the next round to the checkpoint.
+    candidate_run = tmp_path / "retrain" / "candidate"
+    inside = shutil.copytree(bundle, candidate_run / "bundle")
+    assert serving_checkpoint(inside) == (Path(report["candidate"]["checkpoint"]), inside)
+    # A hostile manifest, re-hashed so that its checksums pass, pointing outside the run: refused, never loaded.
+    marker = tmp_path / "ran"
+    hostile = hostile_checkpoint(tmp_path / "evil.ckpt", marker)
+    for source in (str(hostile), f"{candidate_run}/../../evil.ckpt"):
+        manifest = json.loads((inside / "manifest.json").read_text())
+        manifest["source_checkpoint"] = source
+        (inside / "manifest.json").write_text(json.dumps(manifest))
+        (inside / "manifest.sha256").write_text(manifest_digest(manifest))
+        with pytest.raises(CheckpointError, match="outside the run folder"):
+            serving_checkpoint(inside)
+    assert not marker.exists()
     with pytest.raises(CheckpointError, match="not found"):
         serving_checkpoint(tmp_path / "missing.ckpt")

@@ -16,9 +16,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xsell.data.datamodule import SequenceDataModule
+from xsell.errors import ConfigError, OutputError
 from xsell.models.base import SequenceModel
 from xsell.nn.losses import NextItemLoss
 from xsell.train import build_datamodule, train
+from xsell.training.checkpoint_file import read_checkpoint
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 SHRINK = ["data.source.n_events=3000", "trainer.max_epochs=1", "model.dim=16", "++trainer.limit_train_batches=2",
@@ -49,6 +51,27 @@ def test_run_directory_layout(sasrec_run):
     saved = OmegaConf.load(run / "config.yaml")
     assert saved.model._target_ == "xsell.models.SASRec" and saved.paths.output_dir == str(run)
     assert json.loads((run / "metrics.json").read_text()) == metrics
+
+
+def test_checkpoints_hold_only_tensors_and_plain_values(sasrec_run):
+    """Both checkpoints, with the trainer's whole state, load with ``weights_only=True`` (no pickle)."""
+    run, _ = sasrec_run
+    for name in ("best.ckpt", "last.ckpt"):
+        content = read_checkpoint(run / "checkpoints" / name)
+        assert {"state_dict", "optimizer_states", "lr_schedulers", "loops", "callbacks"} <= set(content), name
+
+
+def test_a_second_run_into_the_same_folder_is_refused(sasrec_run):
+    run, metrics = sasrec_run
+    with pytest.raises(OutputError, match=f"run folder {run} already belongs to another run"):
+        train(config(run, *SHRINK))
+    assert json.loads((run / "metrics.json").read_text()) == metrics  # the first run's files are untouched
+
+
+def test_bad_config_values_stop_before_anything_is_read_or_written(tmp_path):
+    with pytest.raises(ConfigError, match="model.dim=-1 is not allowed"):
+        train(config(tmp_path / "run", *SHRINK, "model.dim=-1", "data.source.n_events=-5"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_metrics_json_layout(sasrec_run):
@@ -208,7 +231,7 @@ def test_context_and_user_features_train_through_hydra(tmp_path):
     assert metrics["data"]["user_features"] == ["segment", "behaviour_segment"]
     assert set(REPORTED) <= set(metrics["test"])
     assert metrics["data"]["request_values"]["context"]["device"] == ["mobile", "desktop", "tablet"]
-    state = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     tables = [name for name in state if name.startswith("model.request.") and name.endswith(".weight")]
     assert {"model.request.context.features.2.weight", "model.request.user.features.1.weight"} <= set(tables)
     assert OmegaConf.load(tmp_path / "config.yaml").data.token_hash_buckets == 64

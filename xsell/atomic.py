@@ -1,7 +1,8 @@
 """Writes that never leave a half-written file: a temp file in the same folder, then an atomic rename.
 
 A folder of files (a serving bundle) is built the same way: in a temp folder beside the target, renamed
-into place only when complete.
+into place only when complete. A process killed mid-write leaves its ``.NAME.*.tmp`` folder behind; the next
+write to the same target removes it (those names are only ever made here).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from xsell.errors import OutputError
 
 
 @contextmanager
@@ -45,16 +48,24 @@ def write_json_atomic(path: str | Path, payload: Any, *, indent: int | None = 2)
 
 
 @contextmanager
-def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(path: str | Path, *, overwrite: bool = False,
+                     owned: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Yield an empty temp folder beside ``path``; when the block succeeds it is renamed to ``path``.
 
     On any failure the temp folder is removed and ``path`` is untouched. An existing ``path`` raises
-    ``FileExistsError`` unless ``overwrite``: then it is swapped out by rename and deleted afterwards, so
-    ``path`` is always either the old complete folder or the new one (absent for an instant in between).
+    ``OutputError`` (a ``FileExistsError``) unless ``overwrite``: then it is swapped out by rename and deleted
+    afterwards, so ``path`` is always either the old complete folder or the new one (absent for an instant in
+    between). With ``owned``, ``overwrite`` replaces only an empty folder or one for which ``owned(path)``
+    holds; any other is refused with ``OutputError``, so nothing that xsell did not write is deleted.
+    Leftover temp folders of earlier, killed writes to ``path`` are removed first.
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
+        raise OutputError(f"{path} exists (pass overwrite=True to replace it)")
+    if path.exists() and owned is not None and not (path.is_dir() and not any(path.iterdir())) and not owned(path):
+        raise OutputError(f"{path} is not empty and not written by xsell: refusing to replace it even with "
+                          "overwrite=true (choose a new or empty folder)")
+    remove_leftovers(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
@@ -74,3 +85,16 @@ def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[P
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def remove_leftovers(path: str | Path) -> list[Path]:
+    """Remove the ``.NAME.*.tmp`` / ``.NAME.*.old`` folders that :func:`atomic_directory` left beside ``path``
+    when its process was killed; returns what was removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = [leftover for pattern in (f".{path.name}.*.tmp", f".{path.name}.*.old")
+               for leftover in path.parent.glob(pattern) if leftover.is_dir() and not leftover.is_symlink()]
+    for leftover in removed:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return removed

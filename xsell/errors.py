@@ -45,6 +45,16 @@ class EmptyDataError(DataError):
     """No rows are left (after reading or after filtering)."""
 
 
+class ConfigError(XsellError, ValueError):
+    """A config value has the wrong type or lies outside its range; the message names the key, the value
+    and what is allowed."""
+
+
+class OutputError(XsellError, FileExistsError):
+    """An output folder may not be written: it exists and is not xsell's to replace, or another run
+    already owns it."""
+
+
 class CheckpointError(XsellError, ValueError):
     """A checkpoint is missing, corrupted, or does not match the model or data it is loaded for."""
 

@@ -17,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.baselines import MostPopular
+from xsell.cli import run_cli
+from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
@@ -36,6 +38,7 @@ def build_baseline(name: str):
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md, ranks per part and plots
     of the last part (the model beside the ``cfg.compare`` baselines)."""
+    check_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -97,6 +100,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@run_cli
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

@@ -32,6 +32,8 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from xsell.atomic import write_json_atomic, write_text_atomic
+from xsell.cli import run_cli
+from xsell.config_checks import check_config
 from xsell.data.batch import SequenceBatch
 from xsell.data.schema import UNKNOWN_INDEX
 from xsell.errors import CheckpointError
@@ -63,8 +65,9 @@ class KnownItemsScorer:
 
 
 def serving_checkpoint(serving: str | Path) -> tuple[Path, Path | None]:
-    """``(checkpoint, bundle)`` of the serving model: a bundle folder (verified) names its source checkpoint;
-    a checkpoint file has no bundle. Raises ``CheckpointError`` / ``BundleError`` naming the path."""
+    """``(checkpoint, bundle)`` of the serving model: a bundle folder (verified) names its source checkpoint,
+    followed only inside the run folder that holds the bundle (``<run>/bundle``); a checkpoint file has no
+    bundle. Raises ``CheckpointError`` / ``BundleError`` naming the path."""
     path = Path(serving)
     if path.is_dir():
         bundle = load_bundle(path)
@@ -72,6 +75,11 @@ def serving_checkpoint(serving: str | Path) -> tuple[Path, Path | None]:
         if not source or not Path(source).is_file():
             raise CheckpointError(f"bundle {path / mf.MANIFEST} names no existing source checkpoint ({source!r}); "
                                   "retrain from the checkpoint instead")
+        run = path.resolve().parent
+        if not (run / "config.yaml").is_file() or not Path(source).resolve().is_relative_to(run):
+            raise CheckpointError(f"bundle {path / mf.MANIFEST} names source checkpoint {source}, outside the run "
+                                  f"folder that holds the bundle ({run}): not followed; give it explicitly "
+                                  f"(serving=CHECKPOINT bundle={path})")
         return Path(source), path
     if not path.is_file():
         raise CheckpointError(f"serving model not found: {path} (a bundle folder or a checkpoint file)")
@@ -80,6 +88,7 @@ def serving_checkpoint(serving: str | Path) -> tuple[Path, Path | None]:
 
 def retrain(cfg: DictConfig) -> dict[str, Any]:
     """Train the warm-started candidate, compare it with the serving model, replace the bundle if it wins."""
+    check_config(cfg)
     out = Path(cfg.paths.output_dir)
     serving_ckpt, serving_bundle = serving_checkpoint(cfg.serving)
     bundle_path = Path(cfg.bundle) if cfg.get("bundle") else serving_bundle or out / "bundle"
@@ -156,6 +165,7 @@ def render_decision(report: dict[str, Any]) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="retrain")
+@run_cli
 def main(cfg: DictConfig) -> None:
     retrain(cfg)
 

@@ -21,12 +21,15 @@ from rich.table import Table
 
 from xsell.atomic import write_json_atomic
 from xsell.baselines import MostPopular
+from xsell.cli import run_cli
+from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.data.vocabulary import Vocabulary
 from xsell.evaluation.protocol import evaluate_scorer
+from xsell.run_folder import claim_run_folder
 from xsell.training.callbacks import RunStatistics
 from xsell.training.warm_start import VOCABULARY_FILE, run_vocabulary, warm_start
 
@@ -77,9 +80,10 @@ def check_optimized_metric(metric: str, sampled_negatives: int | None) -> None:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit, pick the best validation checkpoint, evaluate it on validation and test, write metrics.json."""
+    check_config(cfg)
     check_optimized_metric(str(cfg.get("optimized_metric") or "val/ndcg@10"), cfg.module.get("sampled_negatives"))
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    claim_run_folder(output_dir)  # refuses a folder another run already writes to
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -105,8 +109,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(module, datamodule=datamodule)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     ckpt_path = best or None
-    trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
-    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
+    trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
+    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
 
     metrics: dict[str, Any] = {
         "val": module.results.get("val", {}),
@@ -183,6 +187,7 @@ def print_report(metrics: dict[str, Any], output_dir: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@run_cli
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     stage, _, name = str(cfg.get("optimized_metric", "")).partition("/")

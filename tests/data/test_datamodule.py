@@ -77,6 +77,15 @@ def test_empty_after_filtering_is_a_clear_error():
         module(min_user_events=50, min_item_events=1)
 
 
+def test_a_log_without_training_windows_or_targets_is_a_clear_error():
+    """One event per user: nothing to train on or evaluate, said with the counts (not a torch reduction error)."""
+    one_each = pl.DataFrame({"user_id": [f"u{i}" for i in range(20)], "item_id": [f"i{i % 4}" for i in range(20)],
+                             "timestamp": list(range(20))})
+    with pytest.raises(EmptyDataError, match=r"the leave_one_out split yields no training windows \(training "
+                                             r"windows: 0, validation targets: 0, test targets: 0\).*source=ones"):
+        SequenceDataModule(Interactions(one_each, name="ones"), max_len=3).setup()
+
+
 def test_catalog_items_index_untrained_items_after_the_trained_ones():
     items = pl.concat([ITEMS, pl.DataFrame({"item_id": ["q"], "category": ["c"]})])
     dm = SequenceDataModule(Interactions(EVENTS, items=items, name="tiny"), max_len=3, batch_size=2,

@@ -94,13 +94,23 @@ def test_tsv_suffix_and_explicit_format(tmp_path):
 def test_iso_and_datetime_timestamps_become_epoch_seconds(tmp_path):
     path = write(tmp_path / "log.csv", "user_id,item_id,timestamp\n"
                  "u,i,2020-01-02\nu,j,2020-01-02T03:04:05\nu,k,2020-01-02 03:04:05.9\n"
-                 "u,l,2020-01-02T03:04:05Z\nu,m,2020-01-02T03:04:05+02:00\nu,n,1577934245\n")
+                 "u,l,2020-01-02T03:04:05Z\nu,m,2020-01-02T03:04:05+02:00\n")
     day, moment = 1577923200, 1577934245  # 2020-01-02 00:00:00 and 03:04:05 UTC
     assert read_events(path).events.get_column("timestamp").to_list() == [
-        day, moment, moment, moment, moment - 7200, moment]
+        day, moment, moment, moment, moment - 7200]
     parquet = tmp_path / "dt.parquet"
     pl.DataFrame({"user_id": ["u"], "item_id": ["i"], "timestamp": [datetime(2020, 1, 2, 3, 4, 5)]}).write_parquet(parquet)
     assert read_events(parquet).events.item(0, "timestamp") == moment
+
+
+def test_timestamps_mixing_numbers_and_dates_are_refused(tmp_path):
+    """Epoch numbers and date strings in one column are two clocks (seconds? milliseconds? which zone?):
+    refused with the count of each, never merged silently."""
+    path = write(tmp_path / "log.csv", "user_id,item_id,timestamp\n"
+                 "u,i,1577934245\nu,j,2020-01-02T03:04:05\nv,k,1577934300\nv,l,1577934400\n")
+    with pytest.raises(SchemaError, match=r"timestamps mix numbers \(3 rows\) and date strings \(1 rows, "
+                                          r"e\.g\. '2020-01-02T03:04:05'\).*column='timestamp' \| rows=1"):
+        read_events(path)
 
 
 def test_feature_tables_keyed_through_the_same_mapping(tmp_path):

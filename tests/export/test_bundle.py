@@ -4,6 +4,7 @@ serving with torch alone in a fresh process that never imports xsell."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,9 +13,10 @@ import polars as pl
 import pytest
 import torch
 
-from xsell.errors import BundleError
+from tests.export.toy import COUNTS, ITEM_TABLE, MANIFEST, LastItem
+from xsell.errors import BundleError, OutputError
 from xsell.export import bundle as bundle_module
-from xsell.export.bundle import reference, write_bundle
+from xsell.export.bundle import load_bundle, reference, write_bundle
 from xsell.export.parity import Parity
 from xsell.export.scorer import TopKScorer
 
@@ -24,7 +26,7 @@ ITEMS = pl.DataFrame({"index": [0, 1, 2], "item_id": [None, None, "a"]})
 def test_layout_and_item_table(export_of, shop):
     exported = export_of("sasrec")
     assert sorted(p.name for p in exported.path.iterdir()) == [
-        "README.md", "items.parquet", "manifest.json", "scorer.pt", "scorer.pt2"]
+        "README.md", "items.parquet", "manifest.json", "manifest.sha256", "scorer.pt", "scorer.pt2"]
     items = exported.bundle.items
     assert items.height == shop.num_items and items.get_column("index").to_list() == list(range(shop.num_items))
     assert items.get_column("item_id").to_list()[:2] == [None, None]
@@ -84,9 +86,7 @@ def test_failed_write_leaves_nothing_behind(export_of, tmp_path, monkeypatch):
     with pytest.raises(BundleError, match="export parity check failed"):
         write_bundle(tmp_path / "new", scorer, ITEMS, {"model": {}})
     assert list(tmp_path.iterdir()) == []
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "keep.txt").write_text("old")
+    old = shutil.copytree(export_of("gru4rec").path, tmp_path / "old")  # an existing bundle
 
     def fail(scorer):
         raise RuntimeError("export failed")
@@ -94,7 +94,8 @@ def test_failed_write_leaves_nothing_behind(export_of, tmp_path, monkeypatch):
     monkeypatch.setattr(bundle_module, "to_exported_program", fail)
     with pytest.raises(RuntimeError, match="export failed"):
         write_bundle(old, scorer, ITEMS, {"model": {}}, overwrite=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["old"] and (old / "keep.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
+    assert load_bundle(old).manifest == export_of("gru4rec").bundle.manifest  # as it was
 
 
 SERVE = textwrap.dedent('''
@@ -180,7 +181,60 @@ def test_recommend_encodes_the_request_context_and_user_features():
     assert context.tolist() == [[3], [1], [1]]
     assert bundle.encode_request("user", [{"segment": "vip"}]).tolist() == [[2]]
     with torch.no_grad():
-        expected = scorer(bundle.encode([["a", "b"]]), 3, None, None, None, torch.tensor([[3]]), torch.tensor([[1]]))
-    top = bundle.recommend([["a", "b"]], k=3, context=context[:1])  # user left out: unknown
+        expected = scorer(bundle.encode([["a", "b"]]), 2, None, None, None, torch.tensor([[3]]), torch.tensor([[1]]))
+    top = bundle.recommend([["a", "b"]], k=2, context=context[:1])  # user left out: unknown
     assert [item for item, _ in top[0]] == bundle.vocabulary.decode(expected[0][0].tolist())
     assert [score for _, score in top[0]] == pytest.approx(expected[1][0].tolist())
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The bundle of the hand-written toy model (items a..d at indices 2..5), written once."""
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("toy") / "bundle", TopKScorer(LastItem(), COUNTS),
+                                    ITEM_TABLE, MANIFEST))
+
+
+def test_recommend_returns_only_recommendable_items(toy):
+    """After b = [0.9, 0.1], d scores 0.5 and c 0.1; a and b are the history, so k=10 gives those two items only,
+    never the history, padding, unknown or a -inf score; no histories give no lists."""
+    (top,) = toy.recommend([["a", "b"]], k=10)
+    assert [item for item, _ in top] == ["d", "c"] and [s for _, s in top] == pytest.approx([0.5, 0.1])
+    assert [len(top) for top in toy.recommend([["a"], ["b", "a", "x"], []], k=10)] == [3, 2, 4]
+    assert toy.recommend([], k=3) == []
+
+
+def test_both_formats_take_the_same_arguments(toy):
+    """``exclude`` is optional for ``scorer.pt`` and (loaded through the bundle) ``scorer.pt2``; empty slots
+    are (padding, -inf) in both."""
+    items = torch.tensor([[0, 0, 3, 2], [0, 0, 0, 0]])
+    program = toy.program()
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[1, 3] = True
+    for args in ((items, 10), (items, 10, None), (items, 10, mask)):
+        (a, sa), (b, sb) = toy.scorer(*args), program(*args)
+        assert torch.equal(a, b) and torch.equal(sa, sb), args
+    indices, scores = program(items, 10)
+    assert indices[0].tolist() == [5, 4, 0, 0, 0, 0] and scores[0, 2:].eq(float("-inf")).all()
+
+
+def test_overwrite_replaces_a_bundle_but_never_a_foreign_folder(toy, tmp_path):
+    scorer = TopKScorer(LastItem(), COUNTS)
+    foreign = tmp_path / "d"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("x")
+    with pytest.raises(OutputError, match=f"{foreign} is not empty and not written by xsell: refusing"):
+        write_bundle(foreign, scorer, ITEM_TABLE, MANIFEST, overwrite=True)
+    assert (foreign / "keep.txt").read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["d"]
+    target = shutil.copytree(toy.path, tmp_path / "bundle")
+    write_bundle(target, scorer, ITEM_TABLE, {**MANIFEST, "source_checkpoint": "again"}, overwrite=True)
+    assert load_bundle(target).manifest["source_checkpoint"] == "again"
+
+
+def test_a_killed_exports_leftovers_are_removed_by_the_next_export(tmp_path):
+    leftover = tmp_path / ".bundle.k1ll3d.tmp"
+    leftover.mkdir()
+    (leftover / "scorer.pt").write_bytes(b"half a scorer")
+    other = tmp_path / ".other.k1ll3d.tmp"  # another target's temp folder is not ours to remove
+    other.mkdir()
+    write_bundle(tmp_path / "bundle", TopKScorer(LastItem(), COUNTS), ITEM_TABLE, MANIFEST)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k1ll3d.tmp", "bundle"]

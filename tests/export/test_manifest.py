@@ -13,7 +13,7 @@ import torch
 import xsell
 from xsell.errors import BundleError, CheckpointError
 from xsell.export.bundle import load_bundle
-from xsell.export.manifest import REQUIRED_FILES, data_fingerprint, sha256_file, verify
+from xsell.export.manifest import REQUIRED_FILES, data_fingerprint, manifest_digest, sha256_file, verify
 
 
 @pytest.fixture
@@ -22,10 +22,13 @@ def bundle(export_of, tmp_path):
     return shutil.copytree(export_of("sasrec").path, tmp_path / "bundle")
 
 
-def edit_manifest(path, change) -> None:
+def edit_manifest(path, change, *, rehash: bool = True) -> None:
+    """Change the manifest; ``rehash`` also rewrites its digest (as a writer of another version would)."""
     manifest = json.loads((path / "manifest.json").read_text())
     change(manifest)
     (path / "manifest.json").write_text(json.dumps(manifest))
+    if rehash:
+        (path / "manifest.sha256").write_text(manifest_digest(manifest))
 
 
 def test_manifest_records_the_model_data_metrics_versions_and_checksums(export_of, shop):
@@ -71,7 +74,7 @@ def test_tampered_file_fails_naming_it(bundle, name):
         load_bundle(bundle)
 
 
-@pytest.mark.parametrize("name", [*REQUIRED_FILES, "manifest.json"])
+@pytest.mark.parametrize("name", [*REQUIRED_FILES, "manifest.json", "manifest.sha256"])
 def test_partial_bundle_fails_naming_the_missing_file(bundle, name):
     (bundle / name).unlink()
     with pytest.raises(BundleError, match=rf"partial bundle: .*{name} is missing"):
@@ -103,3 +106,31 @@ def test_a_checksum_dropped_from_the_manifest_fails(bundle):
 
 def test_bundle_errors_are_checkpoint_errors():
     assert issubclass(BundleError, CheckpointError)
+
+
+@pytest.mark.parametrize("edit", [lambda m: m["model"].update(dim=m["model"]["dim"] + 1),
+                                  lambda m: m["scorer"].update(max_len=1000),
+                                  lambda m: m.update(source_checkpoint="/tmp/elsewhere/best.ckpt")],
+                         ids=["dim", "scorer.max_len", "source_checkpoint"])
+def test_an_edited_manifest_value_fails(bundle, edit):
+    edit_manifest(bundle, edit, rehash=False)
+    with pytest.raises(BundleError, match=r"manifest digest mismatch: .*manifest\.json .*edited or corrupted"):
+        load_bundle(bundle)
+
+
+def test_a_replaced_scorer_with_its_checksum_recomputed_fails(bundle, export_of):
+    shutil.copy(export_of("gru4rec").path / "scorer.pt", bundle / "scorer.pt")
+    edit_manifest(bundle, lambda m: m["files"]["scorer.pt"].update(sha256=sha256_file(bundle / "scorer.pt")),
+                  rehash=False)
+    with pytest.raises(BundleError, match="manifest digest mismatch"):
+        load_bundle(bundle)
+
+
+def test_extra_files_and_paths_outside_the_folder_fail(bundle):
+    (bundle / "notes.txt").write_text("not part of the bundle")
+    with pytest.raises(BundleError, match=r"unexpected file in bundle: .*notes\.txt is not listed"):
+        load_bundle(bundle)
+    (bundle / "notes.txt").unlink()
+    edit_manifest(bundle, lambda m: m["files"].update({"../manifest.json": {"sha256": "0"}}))
+    with pytest.raises(BundleError, match=r"lists '\.\./manifest\.json', which is not a file of the bundle"):
+        load_bundle(bundle)

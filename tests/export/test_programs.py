@@ -9,7 +9,7 @@ import torch
 
 from tests.export.conftest import MAX_LEN
 from xsell.export.bundle import reference
-from xsell.export.parity import check_parity, cut_histories, random_histories
+from xsell.export.parity import check_parity, compare_topk, cut_histories, random_histories
 from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, to_exported_program, to_torchscript
 from xsell.export.scorer import TopKScorer
 
@@ -76,6 +76,22 @@ def test_parity_for_other_k(exported, k):
     results = check_parity(compiled(exported), reference(exported.eager_scorer()), batches, k)
     assert_parity(results)
     assert results["scorer.pt"].k == min(k, exported.datamodule.num_items)
+
+
+def test_both_formats_share_one_contract_beyond_the_recommendable_items(exported):
+    """``exclude`` left out in both formats, ``k`` beyond the catalog: the same lists as the reference, whose
+    slots past the recommendable items are (0, -inf); never a history, padding or unknown item with a score."""
+    batch = random_batches(exported.datamodule.num_items, exported.context, seed=3)[3]  # 5 rows, some empty
+    items, context = batch["items"], {name: batch[name] for name in exported.context}
+    num_items = exported.datamodule.num_items
+    expected = reference(exported.eager_scorer())(items, num_items + 5, None, **context)
+    for name, scorer in compiled(exported).items():
+        indices, scores = scorer(items, num_items + 5, None, **context)
+        assert compare_topk(expected, (indices, scores)).ok(ATOL), name
+        empty = scores == float("-inf")  # [B, N]
+        assert empty.any(1).all() and (indices[empty] == 0).all() and (indices[~empty] >= 2).all(), name
+        for row, history in enumerate(items.tolist()):
+            assert not set(indices[row][~empty[row]].tolist()) & set(history), name
 
 
 def test_eager_scorer_matches_the_reference(exported):

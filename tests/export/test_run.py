@@ -12,6 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+from tests.hostile import hostile_checkpoint
 from tests.test_train import CONFIG_DIR, config
 from tests.test_train import SHRINK as TRAIN_SHRINK
 from xsell.errors import CheckpointError
@@ -74,3 +75,12 @@ def test_exporting_a_missing_checkpoint_is_a_clear_error(trained, tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         export_checkpoint(run / "checkpoints" / "missing.ckpt", tmp_path / "b")
     assert not (tmp_path / "b").exists()
+
+
+def test_export_refuses_a_checkpoint_that_needs_pickle(tmp_path):
+    marker = tmp_path / "ran"
+    ckpt = hostile_checkpoint(tmp_path / "run" / "checkpoints" / "best.ckpt", marker)
+    (tmp_path / "run" / "config.yaml").write_text("data: {}\nmodel: {}\n")
+    with pytest.raises(CheckpointError, match=f"refused checkpoint {ckpt}"):
+        export_checkpoint(ckpt, tmp_path / "bundle")
+    assert not marker.exists() and not (tmp_path / "bundle").exists()

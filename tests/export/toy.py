@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import torch
 from torch import Tensor, nn
 
@@ -26,3 +27,12 @@ class LastItem(nn.Module):
 
     def item_embeddings(self) -> Tensor:
         return self.table  # [N, 2]
+
+
+# The item table of a toy bundle: indices 2..5 are the original ids a..d.
+ITEM_TABLE = pl.DataFrame({"index": list(range(6)), "item_id": [None, None, "a", "b", "c", "d"]},
+                          schema={"index": pl.Int64, "item_id": pl.String})
+# The descriptive manifest entries of a toy bundle (what export_model fills in for a trained model).
+MANIFEST = {"model": {"name": "LastItem", "class": "tests.export.toy.LastItem", "num_parameters": 0, "dim": 2,
+                      "max_len": MAX_LEN, "num_items": 6},
+            "data": {"name": "toy", "events": 11, "fingerprint": "0" * 64}, "metrics": None}

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.hostile import hostile_checkpoint
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.synthetic import synthetic_shop
 from xsell.errors import CheckpointError
@@ -80,3 +81,12 @@ def test_feature_tables_keep_old_rows_and_feature_ids_must_agree():
     recoded = {**new, "items.feature_ids": torch.tensor([[0], [1], [3], [2], [4]])}
     with pytest.raises(CheckpointError, match="feature_ids.*differently"):
         grow_state(old, recoded, old_items=4, new_items=5, source="run/best.ckpt")
+
+
+def test_warm_start_refuses_a_checkpoint_that_needs_pickle(tmp_path, old_data):
+    marker = tmp_path / "ran"
+    ckpt = hostile_checkpoint(tmp_path / "run" / "checkpoints" / "best.ckpt", marker)
+    model = SASRec(num_items=old_data.num_items, dim=8, layers=1, heads=1, max_len=8)
+    with pytest.raises(CheckpointError, match=f"refused checkpoint {ckpt}"):
+        warm_start(model, ckpt, old_data.num_items, old_data.num_items)
+    assert not marker.exists()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from xsell.cli import run_cli
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.interactions import Interactions
 
@@ -27,8 +28,10 @@ def load_source(args: argparse.Namespace) -> Interactions:
     return synthetic.synthetic_shop(n_events=args.n_events, seed=args.seed)
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
-    """Run the data pipeline and print a summary table; returns the summary."""
+@run_cli
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the data pipeline and print a summary table (or ``--json``). Returns None, so that the console
+    script (``sys.exit(main())``) exits 0 on success."""
     parser = argparse.ArgumentParser(prog="xsell-data", description=__doc__)
     parser.add_argument("--n-events", type=int, default=200_000, help="synthetic shop size (default data)")
     parser.add_argument("--seed", type=int, default=0)
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         summary["planted_complement_pairs"] = data.ground_truth.complements.height
     if args.json:
         print(json.dumps(summary, default=str))
-        return summary
+        return
     table = Table(title=f"xsell data card: {summary['name']}")
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -66,7 +69,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if key != "name":
             table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     Console().print(table)
-    return summary
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from xsell.data.sequences import (
 )
 from xsell.data.splits import TEST, VALIDATION, Split
 from xsell.data.vocabulary import Vocabulary
-from xsell.errors import SchemaError
+from xsell.errors import EmptyDataError, SchemaError
 
 Objective = Literal["causal", "cloze"]
 
@@ -427,6 +427,14 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
                                          self.item_features, self.user_features)
         self.test_set = EvaluationTargets(self.log, pack_targets(self.log, TEST, self.max_len), self.item_features,
                                           self.user_features)
+        counts = {"training windows": len(self.train_set), "validation targets": len(self.val_set),
+                  "test targets": len(self.test_set)}
+        if not all(counts.values()):
+            empty = next(name for name, count in counts.items() if not count)
+            raise EmptyDataError(f"the {self.split.protocol} split yields no {empty} "
+                                 f"({', '.join(f'{k}: {v}' for k, v in counts.items())}): too few events per user "
+                                 "(a user needs a training pair, a validation and a test target)",
+                                 source=data.name, rows=len(self.log.user))
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed + self._epochs_served)

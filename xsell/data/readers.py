@@ -391,10 +391,18 @@ def _parse_timestamps(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     ]
     nulls = frame.get_column(TIMESTAMP).null_count()
     parsed = pl.Series(TIMESTAMP, [], dtype=TIMESTAMP_DTYPE)
+    numbers = 0  # values read by the two numeric parsers; dates after them must not share one clock
     for i, parser in enumerate(parsers):
         result = frame.select(parser.alias(TIMESTAMP)).to_series()
         parsed = result if i == 0 else parsed.fill_null(result)
+        if i == 1:
+            numbers = frame.height - parsed.null_count()
         if parsed.null_count() == nulls:
+            dates = frame.height - nulls - numbers
+            if i > 1 and numbers and dates:
+                example = frame.filter(number.is_null() & column.is_not_null()).item(0, TIMESTAMP)
+                raise SchemaError(f"timestamps mix numbers ({numbers} rows) and date strings ({dates} rows, e.g. "
+                                  f"{_shorten(example)!r}): use one kind", source=source, column=TIMESTAMP, rows=dates)
             return frame.with_columns(parsed)
     bad = parsed.null_count() - nulls
     example = frame.filter(column.is_not_null() & parsed.is_null()).item(0, TIMESTAMP)

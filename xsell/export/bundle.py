@@ -7,6 +7,8 @@ Layout::
       scorer.pt2      the same scorer as a torch.export ExportedProgram (torch.export.load)
       items.parquet   index -> original item_id, training count and the item features
       manifest.json   model, config, data fingerprint, metrics, versions, parity, SHA-256 of every file
+      manifest.sha256 SHA-256 of the manifest's canonical JSON form (any edited value fails verification)
+      manifest.sig    HMAC-SHA256 of that digest, when a bundle key is set (see xsell.export.signing)
       README.md       the model card
 
 A later two-tower bundle adds ``index.faiss`` to the same layout (and to the manifest's ``files``).
@@ -26,15 +28,22 @@ import polars as pl
 import torch
 from torch import Tensor, nn
 
-from xsell.atomic import atomic_directory, write_json_atomic, write_text_atomic
+from xsell.atomic import atomic_directory, write_text_atomic
 from xsell.data.schema import FIRST_INDEX, ITEM, PAD_INDEX, UNKNOWN_INDEX
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import BundleError
 from xsell.export import manifest as mf
 from xsell.export.card import render_card
 from xsell.export.parity import check_parity, eager_topk, random_histories
-from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, request_inputs, to_exported_program, to_torchscript
+from xsell.export.programs import (
+    EXPORT_EXAMPLE_SHAPE,
+    ProgramScorer,
+    request_inputs,
+    to_exported_program,
+    to_torchscript,
+)
 from xsell.export.scorer import TopKScorer
+from xsell.export.signing import bundle_key, write_signature
 
 PARITY_K = 10
 
@@ -64,22 +73,26 @@ def write_bundle(
     *,
     overwrite: bool = False,
     atol: float = 1e-5,
+    key_file: str | Path | None = None,
 ) -> Path:
     """Compile ``scorer`` to TorchScript and torch.export, check both (reloaded from disk) against the
     eager model, and write the bundle to ``path`` atomically.
 
     ``manifest`` holds the descriptive entries (model, config, data, metrics); format, versions, scorer
     inputs, parity and checksums are added here. Raises ``BundleError`` when a compiled scorer does not
-    reproduce the eager top-10 within ``atol``; ``FileExistsError`` when ``path`` exists and not ``overwrite``.
+    reproduce the eager top-10 within ``atol``; ``OutputError`` (a ``FileExistsError``) when ``path`` exists
+    and not ``overwrite``, or is a non-empty folder that is not a bundle. With a bundle key (``key_file``, else
+    ``$XSELL_BUNDLE_KEY``) the bundle is signed.
     """
     path = Path(path)
     scorer = scorer.eval()
-    with atomic_directory(path, overwrite=overwrite) as tmp:
+    key = bundle_key(key_file)
+    with atomic_directory(path, overwrite=overwrite, owned=mf.is_bundle) as tmp:
         torch.jit.save(to_torchscript(scorer), str(tmp / mf.SCRIPTED))
         torch.export.save(to_exported_program(scorer), tmp / mf.EXPORTED)
         items.write_parquet(tmp / mf.ITEMS)
-        parity = check_parity({"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp)},
-                              reference(scorer), parity_batches(scorer), PARITY_K)
+        loaded = {"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp, scorer.num_items)}
+        parity = check_parity(loaded, reference(scorer), parity_batches(scorer), PARITY_K)
         failed = {name: result for name, result in parity.items() if not result.ok(atol)}
         if failed:
             raise BundleError(f"export parity check failed for {path}: {failed}")
@@ -106,7 +119,9 @@ def write_bundle(
         }
         write_text_atomic(tmp / mf.CARD, render_card(full))
         full["files"] = mf.file_entries(tmp)
-        write_json_atomic(tmp / mf.MANIFEST, full)
+        digest = mf.write_manifest(tmp, full)
+        if key is not None:
+            write_signature(tmp, digest, key)
     return path
 
 
@@ -121,8 +136,8 @@ def _load_scripted(folder: Path) -> torch.jit.ScriptModule:
         return torch.jit.load(str(folder / mf.SCRIPTED), map_location="cpu")
 
 
-def _load_exported(folder: Path) -> nn.Module:
-    return torch.export.load(folder / mf.EXPORTED).module()
+def _load_exported(folder: Path, num_items: int) -> nn.Module:
+    return ProgramScorer(torch.export.load(folder / mf.EXPORTED).module(), num_items)
 
 
 @dataclass
@@ -145,8 +160,8 @@ class Bundle:
         return Vocabulary(ids, name=ITEM)
 
     def program(self) -> nn.Module:
-        """The torch.export program (``scorer.pt2``) as a callable module."""
-        return _load_exported(self.path)
+        """The torch.export program (``scorer.pt2``), called like ``scorer`` (``exclude`` optional)."""
+        return _load_exported(self.path, self.manifest["scorer"]["num_items"])
 
     def encode(self, histories: Sequence[Sequence[str]]) -> Tensor:
         """Original-id histories (oldest first) -> ``[B, L]`` int64 indices, left-padded."""
@@ -158,12 +173,16 @@ class Bundle:
     def recommend(
         self, histories: Sequence[Sequence[str]], k: int = 10, **context: Tensor
     ) -> list[list[tuple[str, float]]]:
-        """Top-``k`` ``(item_id, score)`` per history of original ids, with the TorchScript scorer.
+        """Top-``k`` ``(item_id, score)`` per history of original ids, with the TorchScript scorer: only
+        items that may be recommended (fewer than ``k`` when fewer are left), never the history, padding,
+        the unknown item or a ``-inf`` score; no histories give an empty list.
 
         ``context``: ``events`` / ``time_gaps`` ``[B, L]`` aligned with :meth:`encode`'s output when the
         model reads them (default: the unknown event type / first-event bucket at every history item), and
         the request's ``context`` / ``user`` ids ``[B, C]`` (see :meth:`encode_request`; default unknown).
         """
+        if len(histories) == 0:
+            return []
         items = self.encode(histories)  # [B, L]
         request = self.manifest["scorer"].get("request_inputs", {})
         for name in self.manifest["scorer"]["context_inputs"]:
@@ -174,7 +193,8 @@ class Bundle:
         with torch.no_grad():
             indices, scores = self.scorer(items, k, None, **context)
         decoded = self.vocabulary.decode
-        return [[(item, float(s)) for item, s in zip(decoded(row), score_row, strict=True) if item is not None]
+        return [[(item, float(s)) for item, s in zip(decoded(row), score_row, strict=True)
+                 if item is not None and s != float("-inf")]
                 for row, score_row in zip(indices.tolist(), scores.tolist(), strict=True)]
 
 
@@ -190,14 +210,17 @@ class Bundle:
                             dtype=torch.long).reshape(len(rows), len(columns))
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Verify a bundle (format, versions, every file's SHA-256) and load its TorchScript scorer and items.
+def load_bundle(path: str | Path, *, key_file: str | Path | None = None) -> Bundle:
+    """Verify a bundle (manifest digest, format, versions, its exact set of files and their SHA-256, and the
+    signature when a key is set: ``key_file``, else ``$XSELL_BUNDLE_KEY``) and load its TorchScript scorer
+    and items.
 
-    Raises ``BundleError`` naming the file when the bundle is missing, partial, tampered with or written by
-    an unsupported version.
+    Raises ``BundleError`` naming the file when the bundle is missing, partial, has extra files, was
+    tampered with, is unsigned or signed with another key while a key is set, or was written by an
+    unsupported version.
     """
     path = Path(path)
-    manifest = mf.verify(path)
+    manifest = mf.verify(path, bundle_key(key_file))
     try:
         scorer = _load_scripted(path)
         items = pl.read_parquet(path / mf.ITEMS)

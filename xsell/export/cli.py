@@ -13,6 +13,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 
+from xsell.cli import run_cli
+from xsell.config_checks import check_config
 from xsell.export.bundle import load_bundle
 from xsell.export.run import export_checkpoint, print_example
 from xsell.train import CONFIG_DIR
@@ -21,9 +23,11 @@ from xsell.train import CONFIG_DIR
 def run(cfg: DictConfig) -> Path:
     """Export ``cfg.ckpt`` to ``cfg.out`` (default ``<run>/bundle``), reload it verified, print a summary
     and, when ``cfg.history`` is given, its top ``cfg.k`` items."""
+    check_config(cfg)
     rules = instantiate(cfg.rules) if cfg.get("rules") else None  # configs/rules/<name>.yaml
-    out = export_checkpoint(cfg.ckpt, cfg.out, overwrite=cfg.overwrite, rules=rules)
-    bundle = load_bundle(out)
+    key_file = cfg.get("key_file")
+    out = export_checkpoint(cfg.ckpt, cfg.out, overwrite=cfg.overwrite, rules=rules, key_file=key_file)
+    bundle = load_bundle(out, key_file=key_file)
     console = Console()
     for name, result in bundle.manifest["parity"].items():
         console.print(f"{name}: top-{result['k']} of {result['rows']} histories identical to the eager model: "
@@ -38,5 +42,6 @@ def run(cfg: DictConfig) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+@run_cli
 def main(cfg: DictConfig) -> None:
     run(cfg)

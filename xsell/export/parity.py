@@ -38,7 +38,8 @@ def eager_topk(
 
     ``prior`` is the ``[N]`` popularity prior (see :func:`~xsell.export.scorer.popularity_prior`) used for
     rows without a known item; padding, the unknown item, history items (by default) and ``exclude``
-    (``[B, N]`` bool) are never recommended. ``rules`` (``ScoreRules``, eager) rewrite the scores first.
+    (``[B, N]`` bool) are never recommended; a slot with no eligible item left is ``(0, -inf)``. ``rules``
+    (``ScoreRules``, eager) rewrite the scores first.
     ``context`` / ``user`` (``[B, C]`` / ``[B, K]``, ids within the model's tables) are the request's side.
     """
     catalog = model.item_embeddings()  # [N, D]
@@ -60,7 +61,7 @@ def eager_topk(
     if exclude is not None:
         scores[exclude] = float("-inf")
     values, indices = scores.topk(min(k, num_items), dim=1)
-    return indices, values
+    return indices.masked_fill(values == float("-inf"), PAD_INDEX), values  # empty slots: padding
 
 
 @dataclass

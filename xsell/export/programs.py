@@ -3,8 +3,9 @@
 Both take the scorer's arguments. The exported program has a dynamic batch size, history length and ``k``
 (``torch.export.Dim``); shapes are traced size-obliviously (``backed_size_oblivious``), so the example's
 sizes are not baked in and batch 1 / ``k = 1`` follow the general path (the parity tests cover both). It
-always takes an exclusion mask (pass an all-False ``[B, N]`` mask for none): an exported program fixes
-which optional inputs are present, and a mask is what serving usually needs.
+always takes an exclusion mask (an exported program fixes which optional inputs are present, and a mask
+is what serving usually needs); :class:`ProgramScorer` gives the loaded program the TorchScript scorer's
+call, ``exclude`` optional, by passing an all-False ``[B, N]`` mask for None.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import warnings
 
 import torch
 import torch.fx.experimental._config as fx_config
-from torch import Tensor
+from torch import Tensor, nn
 from torch.export import Dim, ExportedProgram
 
 from xsell.export.scorer import TopKScorer
@@ -64,3 +65,21 @@ def to_exported_program(scorer: TopKScorer) -> ExportedProgram:
                    for name in kwargs})
     with torch.no_grad(), fx_config.patch(backed_size_oblivious=True):
         return torch.export.export(scorer.eval(), args, kwargs=kwargs, dynamic_shapes=shapes, strict=False)
+
+
+class ProgramScorer(nn.Module):
+    """A loaded ``scorer.pt2`` program called like ``scorer.pt``: ``forward(items, k, exclude=None, **context)``.
+
+    Args:
+        program: ``torch.export.load(path).module()``. num_items: the catalog size ``N`` (the mask width).
+    """
+
+    def __init__(self, program: nn.Module, num_items: int) -> None:
+        super().__init__()
+        self.program = program
+        self.num_items = num_items
+
+    def forward(self, items: Tensor, k: int, exclude: Tensor | None = None, **context: Tensor) -> tuple[Tensor, Tensor]:
+        if exclude is None:
+            exclude = torch.zeros(items.shape[0], self.num_items, dtype=torch.bool, device=items.device)  # [B, N]
+        return self.program(items, k, exclude, **context)

@@ -54,6 +54,7 @@ def export_model(
     source: str | None = None,
     overwrite: bool = False,
     rules: Mapping[str, Callable] | None = None,
+    key_file: str | Path | None = None,
 ) -> Path:
     """Write the bundle of a trained model (copied to CPU; the caller's model is untouched).
 
@@ -65,6 +66,7 @@ def export_model(
         rules: cross-sell rule factories (the instantiated ``configs/rules/<name>.yaml``); those that read only
             item tables are compiled into the scorer, the others (event types, whole-list rules) are left
             out with a warning. Both lists are recorded in the manifest.
+        key_file: the bundle signing key (default ``$XSELL_BUNDLE_KEY``; see :mod:`xsell.export.signing`).
     """
     resolved = OmegaConf.to_container(config, resolve=True)
     inputs = resolved.get("inputs", {})
@@ -94,14 +96,15 @@ def export_model(
         "metrics": None if metrics is None else {part: metrics.get(part) for part in ("val", "test")},
         "rules": {"compiled": scorer.rules.describe(), "left_out": [] if pipeline is None else pipeline.left_out()},
     }
-    return write_bundle(out, scorer, item_table(datamodule), manifest, overwrite=overwrite)
+    return write_bundle(out, scorer, item_table(datamodule), manifest, overwrite=overwrite, key_file=key_file)
 
 
 def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwrite: bool = False,
-                      rules: Mapping[str, Callable] | None = None) -> Path:
+                      rules: Mapping[str, Callable] | None = None, key_file: str | Path | None = None) -> Path:
     """Export a checkpoint of ``xsell.train``: the model and data are rebuilt from the run's
     ``config.yaml``, metrics come from its ``metrics.json`` when present; ``out`` defaults to
-    ``<run>/bundle``; ``rules`` as in :func:`export_model`. Raises ``CheckpointError`` naming the file for a missing or corrupted checkpoint."""
+    ``<run>/bundle``; ``rules`` and ``key_file`` as in :func:`export_model`. Raises ``CheckpointError`` naming
+    the file for a missing or corrupted checkpoint, or one that needs pickle to load."""
     path = Path(ckpt)
     run = path.parent.parent
     config_path = run / "config.yaml"
@@ -110,7 +113,7 @@ def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwr
     metrics_path = run / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     return export_model(model, datamodule, config, out or run / "bundle", metrics=metrics, source=str(path),
-                        overwrite=overwrite, rules=rules)
+                        overwrite=overwrite, rules=rules, key_file=key_file)
 
 
 def example_history(datamodule: SequenceDataModule, row: int = 0) -> list[str]:

@@ -59,8 +59,9 @@ class TopKScorer(nn.Module):
             session length so far) and of the user's features, when the model reads them (the model's
             ``RequestFeatures`` says; ignored otherwise); values outside a column's table read as unknown.
         Returns ``(indices, scores)``, both ``[B, min(k, N)]``, best first: int64 item indices and float32
-        scores (model scores, or prior frequencies for rows without a known item; ``-inf`` marks a slot
-        with no eligible item left).
+        scores (model scores, or prior frequencies for rows without a known item). A slot with no eligible
+        item left (``k`` beyond what may be recommended) holds index 0 (padding) and score ``-inf``, never
+        a history, padding or unknown item with a score.
 
     Example::
 
@@ -98,6 +99,7 @@ class TopKScorer(nn.Module):
         self.exclude_history = exclude_history
         self.rules = ScoreRules() if rules is None else rules
         self.unknown_index: int = UNKNOWN_INDEX  # attributes: TorchScript cannot read module globals
+        self.pad_index: int = PAD_INDEX
         self.first_index: int = FIRST_INDEX
         with torch.no_grad():
             catalog = model.item_embeddings().detach().clone()  # [N, D]
@@ -154,6 +156,7 @@ class TopKScorer(nn.Module):
             hidden = hidden | exclude
         scores = scores.masked_fill(hidden, float("-inf"))
         values, indices = torch.topk(scores, min(k, self.num_items), dim=1)  # [B, k] each
+        indices = indices.masked_fill(values == float("-inf"), self.pad_index)  # empty slots: no item
         return indices, values
 
     def _fit(self, columns: Tensor) -> Tensor:

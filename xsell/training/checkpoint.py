@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError
+from xsell.training.checkpoint_file import model_weights
 from xsell.training.warm_start import VOCABULARY_FILE
 
 
@@ -27,10 +28,7 @@ def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tu
     if not run_config.is_file():
         raise CheckpointError(f"no config.yaml of the training run beside {path} (expected {run_config})")
     train_cfg = OmegaConf.load(run_config)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupted file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    weights = model_weights(path)  # tensors and plain values only: a file that needs pickle is refused
     objective = getattr(get_class(train_cfg.model._target_), "objective", "causal")
     vocabulary = run_config.parent / VOCABULARY_FILE  # the run's own indices (a warm-started run grew them)
     base = {"base_item_vocab": Vocabulary.load(vocabulary)} if vocabulary.is_file() else {}
@@ -43,7 +41,6 @@ def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tu
     from xsell.train import build_model  # the entry point builds models; imported late to avoid a cycle
 
     model = build_model(train_cfg, datamodule)
-    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError, FormatError
+from xsell.training.checkpoint_file import model_weights
 
 VOCABULARY_FILE = "item_vocabulary.json"
 _ITEM_INDEXED = re.compile(r"(^|\.)(ids\.weight|feature_ids)$")  # ItemEmbedding's per-item tables
@@ -40,16 +41,6 @@ def run_vocabulary(ckpt: str | Path) -> Vocabulary:
         return Vocabulary.load(file)
     except FormatError as exc:
         raise CheckpointError(f"cannot read the item vocabulary of {path}: {exc}") from exc
-
-
-def checkpoint_weights(ckpt: str | Path) -> dict[str, Tensor]:
-    """The model's tensors (``model.*`` entries of a Lightning checkpoint, prefix removed)."""
-    path = Path(ckpt)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a missing or corrupted file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
 
 
 def grow_state(old: Mapping[str, Tensor], new: Mapping[str, Tensor], old_items: int, new_items: int,
@@ -100,6 +91,6 @@ def grow_state(old: Mapping[str, Tensor], new: Mapping[str, Tensor], old_items: 
 def warm_start(model: nn.Module, ckpt: str | Path, old_items: int, new_items: int) -> nn.Module:
     """Load checkpoint ``ckpt`` (a catalog of ``old_items`` indices) into ``model`` (built for ``new_items``)
     with :func:`grow_state`; returns ``model``."""
-    state = grow_state(checkpoint_weights(ckpt), model.state_dict(), old_items, new_items, str(ckpt))
+    state = grow_state(model_weights(ckpt), model.state_dict(), old_items, new_items, str(ckpt))
     model.load_state_dict(state)
     return model
