@@ -14,7 +14,6 @@ A later two-tower bundle adds ``index.faiss`` to the same layout (and to the man
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,7 +32,13 @@ from xsell.errors import BundleError
 from xsell.export import manifest as mf
 from xsell.export.card import render_card
 from xsell.export.parity import check_parity, eager_topk, random_histories
-from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, request_inputs, to_exported_program, to_torchscript
+from xsell.export.programs import (
+    EXPORT_EXAMPLE_SHAPE,
+    request_inputs,
+    save_torchscript,
+    to_exported_program,
+    torchscript_deprecation_silenced,
+)
 from xsell.export.scorer import TopKScorer
 
 PARITY_K = 10
@@ -75,7 +80,7 @@ def write_bundle(
     path = Path(path)
     scorer = scorer.eval()
     with atomic_directory(path, overwrite=overwrite) as tmp:
-        torch.jit.save(to_torchscript(scorer), str(tmp / mf.SCRIPTED))
+        save_torchscript(scorer, tmp / mf.SCRIPTED)
         torch.export.save(to_exported_program(scorer), tmp / mf.EXPORTED)
         items.write_parquet(tmp / mf.ITEMS)
         parity = check_parity({"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp)},
@@ -116,8 +121,7 @@ def _context_inputs(scorer: TopKScorer) -> list[str]:
 
 
 def _load_scripted(folder: Path) -> torch.jit.ScriptModule:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated")
+    with torchscript_deprecation_silenced():
         return torch.jit.load(str(folder / mf.SCRIPTED), map_location="cpu")
 
 

@@ -19,6 +19,9 @@ from torch import Tensor, nn
 from xsell.data.batch import SequenceBatch
 from xsell.evaluation.protocol import RankingEvaluation
 from xsell.nn.losses import FullSoftmaxCE, NextItemLoss
+from xsell.training.quiet import silence_lightning_noise
+
+silence_lightning_noise()
 
 
 def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
