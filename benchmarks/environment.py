@@ -1,6 +1,6 @@
 """What every benchmark records beside its numbers: the machine, the versions, and its docs section.
 
-Each benchmark owns one section of ``docs/benchmarks.md`` between ``<!-- NAME:start -->`` and
+Each benchmark owns one section of ``docs/notes/benchmarks.md`` between ``<!-- NAME:start -->`` and
 ``<!-- NAME:end -->`` markers, so a rerun replaces its own table and leaves the others alone.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "docs" / "notes" / "benchmarks.md"
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
 DOC_HEADER = """# xsell benchmarks
 
