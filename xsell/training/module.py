@@ -106,6 +106,11 @@ class NextItemModule(pl.LightningModule):
         self.results: dict[str, dict[str, float]] = {}
 
     # -- training ----------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        # Again for each fit / validate / test: a caller's (or pytest's) warnings context may have reset the
+        # filters since import, and Lightning wraps the data loaders after this hook.
+        silence_lightning_noise()
+
     def training_step(self, batch: SequenceBatch, batch_idx: int) -> Tensor:
         hidden = self.model.sequence_output(batch.items, batch.events, batch.time_gaps, batch.context,
                                             batch.user_features)  # [B, L, D]

@@ -6,7 +6,9 @@ Each filter names the exact message and where it comes from, so every other warn
   validate and test): a ``FutureWarning`` about Lightning's own code, nothing a user can act on.
 - Lightning logs an advertisement for its cloud logger (``litlogger``) each time a Trainer is built.
 
-Importing :mod:`xsell.training.module` (which every xsell training run uses) installs both.
+Importing :mod:`xsell.training.module` (which every xsell training run uses) installs both, and its
+``setup`` hook re-installs them for each fit, validate and test (a ``warnings.catch_warnings`` block of the
+caller, pytest's included, drops filters added before it).
 """
 
 from __future__ import annotations
