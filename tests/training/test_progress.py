@@ -11,6 +11,7 @@ from pytorch_lightning.callbacks import RichProgressBar
 from torch.utils.data import DataLoader, TensorDataset
 
 from xsell.training.progress import EpochLines, progress_bar
+from xsell.training.quiet import silence_lightning_noise
 
 
 class CountingModule(pl.LightningModule):
@@ -39,6 +40,7 @@ def loader() -> DataLoader:
 
 
 def test_epoch_lines_one_per_epoch_and_evaluation():
+    silence_lightning_noise()  # what NextItemModule.setup does; this plain module has no such hook
     stream = io.StringIO()
     lines = EpochLines("val/ndcg@10", stream=stream)
     trainer = pl.Trainer(accelerator="cpu", max_epochs=3, logger=False, enable_checkpointing=False,
