@@ -8,7 +8,7 @@ baseline, a coordinate search over a small grid picks the hyper-parameters with 
 NDCG@10 (full ranking), separately for the two protocols (history items kept in the ranking / excluded).
 The chosen configuration is then refitted once and evaluated on the test targets with
 :func:`xsell.evaluation.report.evaluate` (bootstrap 95% CIs). Results go to
-``benchmarks/results/baselines.json`` and the ``baselines`` section of ``docs/benchmarks.md``.
+``benchmarks/results/baselines.json`` and the ``baselines`` section of ``docs/notes/benchmarks.md``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ checkpoint is picked by validation NDCG@10 and test is read once; full ranking, 
   and a k-means behavioural segment computed on training events, ``data.segments``).
 
 Writes ``benchmarks/results/context_features.json`` and the ``context_features`` section of
-``docs/benchmarks.md``.
+``docs/notes/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md or the JSON")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/notes/benchmarks.md or the JSON")
     args = parser.parse_args(argv)
 
     common = [f"data.source.n_events={args.n_events}", f"+data.source.context_effect={args.context_effect}",

@@ -21,7 +21,7 @@ Usage::
         [--out benchmarks/results/data_pipeline.json]
 
 Writes the JSON results, rewrites the block between ``<!-- data_pipeline:start -->`` and
-``<!-- data_pipeline:end -->`` in ``docs/benchmarks.md`` and prints the table.
+``<!-- data_pipeline:end -->`` in ``docs/notes/benchmarks.md`` and prints the table.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def _target(name: str, summary: dict[str, Any]) -> str:
 
 
 def render_markdown(results: dict[str, Any]) -> str:
-    """The block that goes between the markers in ``docs/benchmarks.md``."""
+    """The block that goes between the markers in ``docs/notes/benchmarks.md``."""
     m = results["machine"]
     tasks = results["tasks"]
     lines = [
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", default=["games", "ml-100k", "synthetic"],
                         choices=["games", "ml-100k", "synthetic"])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
-    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/notes/benchmarks.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 

@@ -1,11 +1,12 @@
 """What every benchmark records beside its numbers: the machine, the versions, and its docs section.
 
-Each benchmark owns one section of ``docs/benchmarks.md`` between ``<!-- NAME:start -->`` and
+Each benchmark owns one section of ``docs/notes/benchmarks.md`` between ``<!-- NAME:start -->`` and
 ``<!-- NAME:end -->`` markers, so a rerun replaces its own table and leaves the others alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -13,12 +14,13 @@ import shlex
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = ROOT / "docs" / "notes" / "benchmarks.md"
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "data"
 DOC_HEADER = """# xsell benchmarks
 
@@ -94,6 +96,24 @@ def train_in_subprocess(name: str, run_dir: Path, overrides: list[str]) -> dict[
     metrics["command"] = command
     metrics["process_seconds"] = time.perf_counter() - start
     return metrics
+
+
+def walkthrough_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--out`` and ``--update-docs``, shared by the walk-throughs in ``docs/``."""
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the results JSON, the plots and the markdown block "
+                             "(default: a fresh outputs/walkthroughs/<name>/<UTC time>/)")
+    parser.add_argument("--update-docs", action="store_true",
+                        help="maintainers: also rewrite the tracked docs block, docs/images and benchmarks/results")
+
+
+def walkthrough_folder(name: str, out: Path | None) -> Path:
+    """The folder a walk-through writes into: ``out``, or a new ``outputs/walkthroughs/<name>/<UTC time>/`` under
+    the current directory; its ``images/`` subfolder holds the plots, so the block's image links work there."""
+    if out is None:
+        out = Path("outputs") / "walkthroughs" / name / datetime.now(timezone.utc).strftime("%Y-%m-%d_%H-%M-%S")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ Usage::
 
     python benchmarks/export_latency.py [--data-dir ../shared/data] [--calls 2000]
 
-Writes ``benchmarks/results/export_latency.json`` and the ``export_latency`` block of ``docs/benchmarks.md``.
+Writes ``benchmarks/results/export_latency.json`` and the ``export_latency`` block of ``docs/notes/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(results: dict[str, Any]) -> str:
-    """The block between the markers in ``docs/benchmarks.md``."""
+    """The block between the markers in ``docs/notes/benchmarks.md``."""
     start, end = markers(SECTION)
     m, model = results["machine"], results["model"]
     lines = [

@@ -26,7 +26,7 @@ one after the other and never two processes at once:
    three warm passes (run.py's ``test_eval_s``, its second pass, and two more run by the driver).
 
 Results go to ``benchmarks/results/recbole_side_by_side.json`` (tasks merged by name) and the
-``recbole_side_by_side`` section of ``docs/benchmarks.md`` (not with ``--smoke`` / ``--no-doc``).
+``recbole_side_by_side`` section of ``docs/notes/benchmarks.md`` (not with ``--smoke`` / ``--no-doc``).
 """
 
 from __future__ import annotations
@@ -687,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xsell-override", nargs="*", default=[], help="extra Hydra overrides for xsell")
     parser.add_argument("--results", type=Path, default=None,
                         help=f"JSON file (default {RESULTS.relative_to(ROOT)}; smoke: {SMOKE_RESULTS.name})")
-    parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="do not update docs/notes/benchmarks.md")
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
 

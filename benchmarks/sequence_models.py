@@ -7,7 +7,7 @@
 Every run is a fresh ``xsell.train`` process with its own Hydra run directory under
 ``benchmarks/runs/<name>``; its ``metrics.json`` (full-ranking validation and test metrics, and sampled
 ones when ``--sampled`` is given, named ``sampled_*``) is collected into
-``benchmarks/results/sequence_models.json`` and the table in ``docs/benchmarks.md``. Model selection
+``benchmarks/results/sequence_models.json`` and the table in ``docs/notes/benchmarks.md``. Model selection
 (early stopping, best checkpoint) uses validation NDCG@10 only; test numbers are read once at the end.
 """
 

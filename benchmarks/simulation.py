@@ -13,7 +13,7 @@ Usage::
     python benchmarks/simulation.py [--sessions 100000] [--events 200000] [--out benchmarks/results/simulation.json]
 
 Writes the JSON results, rewrites the block between ``<!-- simulation:start -->`` and ``<!-- simulation:end -->``
-in ``docs/benchmarks.md`` and prints the table.
+in ``docs/notes/benchmarks.md`` and prints the table.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/notes/benchmarks.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
     machine = machine_info()

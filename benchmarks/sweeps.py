@@ -12,7 +12,7 @@ recorded for the study, so a later call explores new points and its trials join 
 early-stopped, checkpointed and selected on one validation metric only (``optimized_metric``: NDCG@10 by
 default; ``--selected-by`` picks another, e.g. the sampled protocol's, and makes its own study); the best
 trial's test metrics are reported once, and the other trials' test numbers are never shown. Trials are
-collected into ``benchmarks/results/sweeps.json`` and a table in ``docs/benchmarks.md``.
+collected into ``benchmarks/results/sweeps.json`` and a table in ``docs/notes/benchmarks.md``.
 """
 
 from __future__ import annotations

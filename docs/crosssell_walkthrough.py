@@ -1,18 +1,21 @@
 """The walk-through of docs/crosssell.md: cross-sell rules and trigger points on the synthetic shop.
 
-    python docs/crosssell_walkthrough.py          # about a minute, one thread
+    python docs/crosssell_walkthrough.py [--out DIR]   # about a minute, one thread
 
 Fits ItemKNN (``configs/model/itemknn.yaml``) on a temporal split of the seeded synthetic shop (training
 before the 80% time quantile), re-ranks it with rule sets from ``configs/rules/``, and evaluates every
 variant on the test targets (full ranking) and at trigger points (cart / purchase, a purchase within the
 window). Besides the library's metrics it reads the shop's planted truth: the mean planted affinity of the
 (last item, recommended item) pairs of the top 10 (:meth:`ShopGroundTruth.affinity`, 0 for a same-category or
-unrelated item). Writes ``benchmarks/results/crosssell_walkthrough.json``, two PNGs under ``docs/images/`` and
-the ``crosssell_walkthrough`` block of ``docs/crosssell.md``.
+unrelated item). Writes ``crosssell_walkthrough.json``, two PNGs under ``images/`` and the markdown block
+``crosssell_walkthrough.md`` into ``--out`` (default: a new ``outputs/walkthroughs/crosssell_walkthrough/<time>/``);
+tracked files are rewritten only with ``--update-docs`` (``benchmarks/results/``, ``docs/images/`` and the
+block of ``docs/crosssell.md``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -33,7 +36,13 @@ from omegaconf import OmegaConf  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # machine_info reads git status: never write its index
-from environment import machine_info, markers, update_doc  # noqa: E402
+from environment import (  # noqa: E402
+    machine_info,
+    markers,
+    update_doc,
+    walkthrough_arguments,
+    walkthrough_folder,
+)
 
 from xsell.crosssell.catalog import ItemCatalog  # noqa: E402
 from xsell.crosssell.pipeline import build_pipeline  # noqa: E402
@@ -87,6 +96,10 @@ def planted_affinity(table, vocab, truth, k: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    walkthrough_arguments(parser)
+    args = parser.parse_args()
+    out = walkthrough_folder(SECTION, args.out)
     torch.set_num_threads(1)
     info = {**machine_info(), "threads": 1, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     start = time.perf_counter()
@@ -116,19 +129,20 @@ def main() -> None:
         print(name, {key: round(results[name][key], 4) for key in SHOWN})
     seconds = time.perf_counter() - start
 
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    plot_metrics(results, IMAGES / "crosssell_rules.png")
-    plot_windows(windows, IMAGES / "crosssell_trigger_window.png")
+    images, results_file = (IMAGES, RESULTS) if args.update_docs else (out / "images", out / f"{SECTION}.json")
+    plot_metrics(results, images / "crosssell_rules.png")
+    plot_windows(windows, images / "crosssell_trigger_window.png")
     summary = datamodule.summary()
     payload = {"machine": info, "seconds": seconds, "n_events": N_EVENTS, "seed": 0, "model": "ItemKNN",
                "split": "temporal, cutoff 0.8", "test_targets": summary["test_targets"],
                "variants": {name: {"rules": config, "overrides": overrides} for name, (config, overrides)
                             in VARIANTS.items()},
                "results": results, "window_days": list(WINDOWS_DAYS), "window_hit_by_days": windows}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(payload, indent=2))
-    update_doc(SECTION, "## Walk-through numbers", render(payload), doc=DOC)
-    print(f"{seconds:.1f} s -> {RESULTS}, {DOC}")
+    results_file.write_text(json.dumps(payload, indent=2))
+    (out / f"{SECTION}.md").write_text(render(payload) + "\n")
+    if args.update_docs:
+        update_doc(SECTION, "## Walk-through numbers", render(payload), doc=DOC)
+    print(f"{seconds:.1f} s -> {out / (SECTION + '.md')}" + (f", {results_file}, {DOC}" if args.update_docs else ""))
 
 
 def plot_metrics(results: dict[str, dict[str, float]], path: Path) -> None:

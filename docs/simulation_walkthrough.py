@@ -2,11 +2,13 @@
 
 Usage::
 
-    python docs/simulation_walkthrough.py [--events 200000] [--sessions 20000] [--seed 0]
+    python docs/simulation_walkthrough.py [--events 200000] [--sessions 20000] [--seed 0] [--out DIR]
 
-Writes ``docs/images/simulation_*.png``, ``benchmarks/results/simulation_walkthrough.json`` and rewrites the
-block between ``<!-- simulation_walkthrough:start -->`` and ``<!-- simulation_walkthrough:end -->`` in
-``docs/simulation.md``.
+Writes ``images/simulation_*.png``, ``simulation_walkthrough.json`` and the markdown block
+``simulation_walkthrough.md`` into ``--out`` (default: a new ``outputs/walkthroughs/simulation_walkthrough/<time>/``).
+Tracked files are rewritten only with ``--update-docs``: ``docs/images/simulation_*.png``,
+``benchmarks/results/simulation_walkthrough.json`` and the block between ``<!-- simulation_walkthrough:start -->``
+and ``<!-- simulation_walkthrough:end -->`` in ``docs/simulation.md``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,16 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from environment import machine_info, markers, update_doc  # noqa: E402
+from environment import (  # noqa: E402
+    machine_info,
+    markers,
+    update_doc,
+    walkthrough_arguments,
+    walkthrough_folder,
+)
 
 from xsell.abtest import compare_arms, power_two_proportions, sample_size_two_proportions  # noqa: E402
-from xsell.atomic import write_json_atomic  # noqa: E402
+from xsell.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 from xsell.bandits import (  # noqa: E402
     GreedyRanking,
     LinearThompson,
@@ -266,7 +274,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    walkthrough_arguments(parser)
     args = parser.parse_args()
+    out = walkthrough_folder(SECTION, args.out)
+    images = IMAGES if args.update_docs else out / "images"
     torch.set_num_threads(1)
     began = time.perf_counter()
     machine = machine_info()
@@ -286,7 +297,7 @@ def main() -> None:
                 "item_knn+complement": ScoreFunctionPolicy(complement.wrap(models["item_knn"].score), vocabulary, world),
                 "oracle": AffinityOracle(world)}
     kpis, offers = kpi_section(world, sessions, policies, seed)
-    plot_kpis(kpis, IMAGES / "simulation_kpis.png")
+    plot_kpis(kpis, images / "simulation_kpis.png")
 
     arms = ("item_knn", "item_knn+complement")
     rates = [next(r["estimate"] for r in kpis[a] if r["kpi"] == "cross_sell_conversion") for a in arms]
@@ -294,21 +305,23 @@ def main() -> None:
     sizes = sorted({min(int(required * f), len(sessions) // 2) for f in (0.25, 0.5, 1.0, 2.0)})
     ab = ab_section(world, sessions, offers[arms[0]], offers[arms[1]], seed, sizes=sizes, repeats=40)
     ab.update(a=arms[0], b=arms[1])
-    plot_power(ab, IMAGES / "simulation_power.png")
+    plot_power(ab, images / "simulation_power.png")
 
     candidates = top_candidates(policies["item_knn"], sessions, 20)
     ope = ope_section(world, sessions, candidates, seed)
-    plot_ope(ope, IMAGES / "simulation_ope.png")
+    plot_ope(ope, images / "simulation_ope.png")
 
     bandits = bandit_section(shop, world, sessions, candidates, seed, rounds=100, offer_cost=0.01)
-    plot_bandits(bandits, IMAGES / "simulation_bandits.png")
+    plot_bandits(bandits, images / "simulation_bandits.png")
 
     results = {"command": "python " + shlex.join(sys.argv), "seed": seed, "events": args.events,
                "sessions": args.sessions, "machine": machine, "kpis": kpis, "ab": ab, "ope": ope,
                "bandits": bandits, "seconds": time.perf_counter() - began,
                "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    write_json_atomic(OUT, results)
-    update_doc(SECTION, "## Numbers", render(results), doc=DOC)
+    write_json_atomic(OUT if args.update_docs else out / f"{SECTION}.json", results)
+    write_text_atomic(out / f"{SECTION}.md", render(results) + "\n")
+    if args.update_docs:
+        update_doc(SECTION, "## Numbers", render(results), doc=DOC)
     print(render(results))
 
 

@@ -110,7 +110,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     ckpt_path = best or None
     trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
-    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
+    trainer.test(module, datamodule=datamodule, verbose=False)  # the best weights: validate restored them
 
     metrics: dict[str, Any] = {
         "val": module.results.get("val", {}),

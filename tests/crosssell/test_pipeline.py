@@ -64,8 +64,8 @@ def test_rules_reach_the_evaluation_metrics():
     assert ruled.metrics["complement_rate@2"] == 1.0
     # a target in the last item's category can no longer be found: a certain miss, never a free hit
     codes = catalog_.codes("category")
-    blocked = ruled.table.filter(pl.Series(codes[ruled.table["target"].to_numpy()] == codes[
-        ruled.table["last_item"].to_numpy()]) & (ruled.table["target"] > 1))
+    blocked = ruled.table.filter(pl.Series(codes[ruled.table["target"].to_numpy(writable=True)] == codes[
+        ruled.table["last_item"].to_numpy(writable=True)]) & (ruled.table["target"] > 1))
     assert blocked.height > 0 and (blocked["rank"] == MISS).all()
 
 

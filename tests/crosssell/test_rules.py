@@ -12,6 +12,7 @@ from xsell.crosssell.complement import ComplementMode
 from xsell.crosssell.filters import AllowList, DenyList, InStock
 from xsell.crosssell.history import ExcludePurchased
 from xsell.crosssell.price import PriceRule
+from xsell.export.programs import torchscript_deprecation_silenced
 
 INF = float("inf")
 
@@ -85,6 +86,7 @@ def test_item_table_rules_script():
     c = catalog()
     items, events = history(HAT, JK1)
     for rule in (ComplementMode(c, factor=0.5, last=2), PriceRule(c, max_ratio=0.3), InStock(c), DenyList(c, ids=["hat"])):
-        scripted = torch.jit.script(rule)
+        with torchscript_deprecation_silenced():
+            scripted = torch.jit.script(rule)
         assert torch.equal(scripted(scores(FLAT, FLAT), items.expand(2, -1), events.expand(2, -1)),
                            rule(scores(FLAT, FLAT), items.expand(2, -1), events.expand(2, -1)))

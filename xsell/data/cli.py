@@ -14,6 +14,12 @@ from xsell.cli import run_cli
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.interactions import Interactions
 
+EXAMPLES = """examples:
+  xsell-data                                                    # the synthetic shop (200,000 events)
+  xsell-data --sasrec-txt ../shared/data/amazon-games/Video.txt # a SASRec-style 'user item' file
+  xsell-data --atomic ../shared/data/ml-100k --min-user-events 5 --min-item-events 5 --json
+"""
+
 
 def load_source(args: argparse.Namespace) -> Interactions:
     """The data set the command line names: the synthetic shop unless a reader and a path are given."""
@@ -32,7 +38,10 @@ def load_source(args: argparse.Namespace) -> Interactions:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the data pipeline and print a summary table (or ``--json``). Returns None, so that the console
     script (``sys.exit(main())``) exits 0 on success."""
-    parser = argparse.ArgumentParser(prog="xsell-data", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="xsell-data", usage="%(prog)s [options]", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate (or read) a data set, preprocess, split and pack it as training would, and print "
+                    "its data card: users, items, events, sequence lengths, split sizes, seconds.")
     parser.add_argument("--n-events", type=int, default=200_000, help="synthetic shop size (default data)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--atomic", help="RecBole atomic directory or .inter file instead of the synthetic shop")

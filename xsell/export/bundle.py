@@ -16,7 +16,6 @@ A later two-tower bundle adds ``index.faiss`` to the same layout (and to the man
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,8 +38,9 @@ from xsell.export.programs import (
     EXPORT_EXAMPLE_SHAPE,
     ProgramScorer,
     request_inputs,
+    save_torchscript,
     to_exported_program,
-    to_torchscript,
+    torchscript_deprecation_silenced,
 )
 from xsell.export.scorer import TopKScorer
 from xsell.export.signing import bundle_key, write_signature
@@ -88,7 +88,7 @@ def write_bundle(
     scorer = scorer.eval()
     key = bundle_key(key_file)
     with atomic_directory(path, overwrite=overwrite, owned=mf.is_bundle) as tmp:
-        torch.jit.save(to_torchscript(scorer), str(tmp / mf.SCRIPTED))
+        save_torchscript(scorer, tmp / mf.SCRIPTED)
         torch.export.save(to_exported_program(scorer), tmp / mf.EXPORTED)
         items.write_parquet(tmp / mf.ITEMS)
         loaded = {"scorer.pt": _load_scripted(tmp), "scorer.pt2": _load_exported(tmp, scorer.num_items)}
@@ -131,8 +131,7 @@ def _context_inputs(scorer: TopKScorer) -> list[str]:
 
 
 def _load_scripted(folder: Path) -> torch.jit.ScriptModule:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated")
+    with torchscript_deprecation_silenced():
         return torch.jit.load(str(folder / mf.SCRIPTED), map_location="cpu")
 
 

@@ -11,6 +11,9 @@ call, ``exclude`` optional, by passing an all-False ``[B, N]`` mask for None.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 import torch.fx.experimental._config as fx_config
@@ -23,12 +26,32 @@ from xsell.export.scorer import TopKScorer
 EXPORT_EXAMPLE_SHAPE = (3, 7)
 
 
-def to_torchscript(scorer: TopKScorer) -> torch.jit.ScriptModule:
-    """``torch.jit.script`` of the scorer (its ``torch.jit`` deprecation warning silenced)."""
+# nn.GRU keeps ``_flat_weights``, a list of its own registered parameters, and refreshes it whenever a
+# parameter is set; torch.export swaps the parameters in and out, so the list is re-assigned and export warns
+# about unregistered tensor attributes. They are the registered parameters themselves (parity checks it).
+GRU_FLAT_WEIGHTS_WARNING = r"The tensor attributes (\S+\._flat_weights\[\d+\](, )?)+ were assigned during export"
+
+
+@contextmanager
+def torchscript_deprecation_silenced() -> Iterator[None]:
+    """Silence torch's "TorchScript / torch.jit is deprecated" warnings: the bundle ships ``torch.export``
+    beside TorchScript on purpose, for servers that still load ``scorer.pt``."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*torch\.jit.*deprecated", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=r".*TorchScript.*deprecated")
+        yield
+
+
+def to_torchscript(scorer: TopKScorer) -> torch.jit.ScriptModule:
+    """``torch.jit.script`` of the scorer (its ``torch.jit`` deprecation warning silenced)."""
+    with torchscript_deprecation_silenced():
         return torch.jit.script(scorer.eval())
+
+
+def save_torchscript(scorer: TopKScorer, path: str | Path) -> None:
+    """:func:`to_torchscript` written to ``path`` with ``torch.jit.save``."""
+    with torchscript_deprecation_silenced():
+        torch.jit.save(to_torchscript(scorer), str(path))
 
 
 def example_inputs(scorer: TopKScorer, k: int = 10) -> tuple[tuple[Tensor, int, Tensor], dict[str, Tensor]]:
@@ -63,7 +86,8 @@ def to_exported_program(scorer: TopKScorer) -> ExportedProgram:
     shapes = {"items": history, "k": Dim.DYNAMIC, "exclude": {0: batch, 1: Dim.STATIC}}
     shapes.update({name: history if name in ("events", "time_gaps") else {0: batch, 1: Dim.STATIC}
                    for name in kwargs})
-    with torch.no_grad(), fx_config.patch(backed_size_oblivious=True):
+    with torch.no_grad(), fx_config.patch(backed_size_oblivious=True), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=GRU_FLAT_WEIGHTS_WARNING, category=UserWarning)
         return torch.export.export(scorer.eval(), args, kwargs=kwargs, dynamic_shapes=shapes, strict=False)
 
 

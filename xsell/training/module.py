@@ -19,6 +19,9 @@ from torch import Tensor, nn
 from xsell.data.batch import SequenceBatch
 from xsell.evaluation.protocol import RankingEvaluation
 from xsell.nn.losses import FullSoftmaxCE, NextItemLoss
+from xsell.training.quiet import silence_lightning_noise
+
+silence_lightning_noise()
 
 
 def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
@@ -103,6 +106,11 @@ class NextItemModule(pl.LightningModule):
         self.results: dict[str, dict[str, float]] = {}
 
     # -- training ----------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        # Again for each fit / validate / test: a caller's (or pytest's) warnings context may have reset the
+        # filters since import, and Lightning wraps the data loaders after this hook.
+        silence_lightning_noise()
+
     def training_step(self, batch: SequenceBatch, batch_idx: int) -> Tensor:
         hidden = self.model.sequence_output(batch.items, batch.events, batch.time_gaps, batch.context,
                                             batch.user_features)  # [B, L, D]

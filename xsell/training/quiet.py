@@ -1,0 +1,42 @@
+"""Lightning messages that tell an xsell user nothing, silenced narrowly in this one place.
+
+Each filter names the exact message and where it comes from, so every other warning still shows:
+
+- Lightning's pytree helper builds torch's deprecated ``LeafSpec`` whenever it wraps a data loader (every fit,
+  validate and test): a ``FutureWarning`` about Lightning's own code, nothing a user can act on.
+- Lightning logs an advertisement for its cloud logger (``litlogger``) each time a Trainer is built.
+
+Importing :mod:`xsell.training.module` (which every xsell training run uses) installs both, and its
+``setup`` hook re-installs them for each fit, validate and test (a ``warnings.catch_warnings`` block of the
+caller, pytest's included, drops filters added before it).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+LEAFSPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+LITLOGGER_TIP = "💡 Tip: For seamless cloud logging and experiment tracking, try installing [litlogger]"
+LIGHTNING_INFO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+
+
+class DropMessagesStartingWith(logging.Filter):
+    """A logging filter that drops records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+def silence_lightning_noise() -> None:
+    """Install the filters above (idempotent: a second call adds nothing)."""
+    warnings.filterwarnings("ignore", message=LEAFSPEC_DEPRECATION, category=FutureWarning,
+                            module=r"pytorch_lightning\.utilities\._pytree")
+    for name in LIGHTNING_INFO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DropMessagesStartingWith) and f.prefix == LITLOGGER_TIP for f in logger.filters):
+            logger.addFilter(DropMessagesStartingWith(LITLOGGER_TIP))
