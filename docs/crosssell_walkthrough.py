@@ -47,7 +47,7 @@ SECTION = "crosssell_walkthrough"
 DOC = ROOT / "docs" / "crosssell.md"
 RESULTS = ROOT / "benchmarks" / "results" / "crosssell_walkthrough.json"
 IMAGES = ROOT / "docs" / "images"
-RULES = ROOT / "configs" / "rules"
+RULES = ROOT / "xsell" / "configs" / "rules"
 N_EVENTS = 100_000
 K = 10
 WINDOWS_DAYS = (1, 3, 7, 14, 30)
@@ -93,7 +93,7 @@ def main() -> None:
     shop = synthetic_shop(n_events=N_EVENTS, seed=0)
     datamodule = SequenceDataModule(shop, split="temporal", cutoff=0.8, max_len=50)
     datamodule.setup()
-    model = instantiate(OmegaConf.load(ROOT / "configs" / "model" / "itemknn.yaml")).fit(datamodule.log)
+    model = instantiate(OmegaConf.load(ROOT / "xsell" / "configs" / "baselines" / "itemknn.yaml")).fit(datamodule.log)
     catalog = ItemCatalog.of(datamodule)
     vocab = datamodule.log.item_vocab
 

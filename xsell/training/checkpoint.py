@@ -1,49 +1,34 @@
-"""A training run's best checkpoint back as an eval-mode model, with the data module it is evaluated on."""
+"""A training run's checkpoint back as an eval-mode model, with the data module it is evaluated on."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from xsell.data.datamodule import SequenceDataModule
-from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError
-from xsell.training.warm_start import VOCABULARY_FILE
+from xsell.runs import RunDir, checkpoint_weights
+from xsell.training.builders import build_model, build_run_datamodule
 
 
 def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tuple[torch.nn.Module, SequenceDataModule]:
-    """The model of a training checkpoint, with the data module it is evaluated on.
+    """The model of a training checkpoint, with the data module of ``datamodule_config`` it is evaluated on
+    (the run's inputs and item indices: a warm-started run grew them).
 
     Raises ``CheckpointError`` naming the file when it is missing, unreadable, not from ``xsell.train``,
     or built for another catalog than the data's.
     """
     path = Path(ckpt)
-    run_config = path.parent.parent / "config.yaml"
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    if not run_config.is_file():
-        raise CheckpointError(f"no config.yaml of the training run beside {path} (expected {run_config})")
-    train_cfg = OmegaConf.load(run_config)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupted file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    objective = getattr(get_class(train_cfg.model._target_), "objective", "causal")
-    vocabulary = run_config.parent / VOCABULARY_FILE  # the run's own indices (a warm-started run grew them)
-    base = {"base_item_vocab": Vocabulary.load(vocabulary)} if vocabulary.is_file() else {}
-    inputs = train_cfg.inputs
-    datamodule = instantiate(datamodule_config, objective=objective, item_features=list(inputs.item_features),
-                             token_hash_buckets=inputs.get("token_hash_buckets"),
-                             context_features=list(inputs.get("context_features") or []),
-                             user_features=list(inputs.get("user_features") or []), **base)
-    datamodule.setup()
-    from xsell.train import build_model  # the entry point builds models; imported late to avoid a cycle
-
-    model = build_model(train_cfg, datamodule)
-    weights = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    run = RunDir.of_checkpoint(path)
+    run_config = run.load_config(needed_by=path)
+    weights = checkpoint_weights(path)
+    base = run.load_vocabulary(needed_by=path) if run.has_vocabulary() else None
+    datamodule = build_run_datamodule(run_config, datamodule_config, base)
+    model = build_model(run_config, datamodule)
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:

@@ -20,36 +20,20 @@ import torch
 from torch import Tensor, nn
 
 from xsell.data.vocabulary import Vocabulary
-from xsell.errors import CheckpointError, FormatError
+from xsell.errors import CheckpointError
+from xsell.runs import VOCABULARY_FILE, RunDir, checkpoint_weights
 
-VOCABULARY_FILE = "item_vocabulary.json"
+__all__ = ["VOCABULARY_FILE", "checkpoint_weights", "grow_state", "run_vocabulary", "warm_start"]
+
 _ITEM_INDEXED = re.compile(r"(^|\.)(ids\.weight|feature_ids)$")  # ItemEmbedding's per-item tables
 _FEATURE_TABLE = re.compile(r"(^|\.)features\.\d+\.weight$")  # ItemEmbedding's per-feature-value tables
 
 
 def run_vocabulary(ckpt: str | Path) -> Vocabulary:
     """The item vocabulary of the training run a checkpoint belongs to (``<run>/item_vocabulary.json``)."""
-    path = Path(ckpt)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    file = path.parent.parent / VOCABULARY_FILE
-    if not file.is_file():
-        raise CheckpointError(f"no {VOCABULARY_FILE} of the training run beside {path} (expected {file}); "
-                              "runs of xsell.train write it")
-    try:
-        return Vocabulary.load(file)
-    except FormatError as exc:
-        raise CheckpointError(f"cannot read the item vocabulary of {path}: {exc}") from exc
-
-
-def checkpoint_weights(ckpt: str | Path) -> dict[str, Tensor]:
-    """The model's tensors (``model.*`` entries of a Lightning checkpoint, prefix removed)."""
-    path = Path(ckpt)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a missing or corrupted file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    if not Path(ckpt).is_file():
+        raise CheckpointError(f"checkpoint not found: {ckpt}")
+    return RunDir.of_checkpoint(ckpt).load_vocabulary(needed_by=ckpt)
 
 
 def grow_state(old: Mapping[str, Tensor], new: Mapping[str, Tensor], old_items: int, new_items: int,
