@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.data.vocabulary import Vocabulary
+from xsell.models.inputs import InputSpec
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")  # shipped with the package
 BASELINE_GROUP = "baselines"  # not "baseline": train.yaml's baseline=true|false switch
@@ -59,16 +60,21 @@ def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Mod
     if not (isinstance(target, type) and issubclass(target, torch.nn.Module)):
         raise ValueError(f"model {cfg.model._target_} is a baseline, not a trainable model: "
                          "evaluate it with `python -m xsell.evaluate baselines=...`")
+    return instantiate(cfg.model)(input_spec(cfg.inputs, datamodule))
+
+
+def input_spec(inputs: DictConfig, datamodule: SequenceDataModule) -> InputSpec:
+    """The sizes a model needs from the data (``inputs``: which hybrid inputs are switched on)."""
     features = datamodule.item_features
-    return instantiate(cfg.model)(
+    return InputSpec(
         num_items=datamodule.num_items,
         max_len=datamodule.max_len,
-        num_event_types=datamodule.num_event_types if cfg.inputs.event_types else 0,
-        num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if cfg.inputs.time_gaps else 0,
+        num_event_types=datamodule.num_event_types if inputs.event_types else 0,
+        num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.time_gaps else 0,
         feature_ids=None if features is None else torch.from_numpy(features.ids),
-        feature_specs=() if features is None else features.specs,
-        context_specs=datamodule.context_specs,
-        user_specs=datamodule.user_specs,
+        feature_specs=() if features is None else tuple(features.specs),
+        context_specs=tuple(datamodule.context_specs),
+        user_specs=tuple(datamodule.user_specs),
     )
 
 
