@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -110,3 +111,17 @@ def test_rules_and_trigger_points_join_the_report(tmp_path, monkeypatch):
     assert 0.0 <= trigger["window_recall@10"] <= trigger["window_hit@10"] <= trigger["window_hit@20"] <= 1.0
     report = (tmp_path / "report.md").read_text()
     assert "at trigger points" in report and "| ItemKNN without rules |" in report
+
+
+def test_load_run_gives_the_run_back_as_values(trained):
+    import xsell
+    from xsell.runs import checkpoint_weights
+
+    run_dir, train_metrics = trained
+    loaded = xsell.load_run(run_dir)
+    assert loaded.checkpoint == run_dir / "checkpoints" / "best.ckpt" and loaded.metrics == train_metrics
+    assert loaded.config.model._target_ == "xsell.models.SASRec" and loaded.bundle is None
+    assert len(loaded.vocabulary) == loaded.datamodule.num_items
+    weights = checkpoint_weights(loaded.checkpoint)
+    assert all(torch.equal(weights[k], v) for k, v in loaded.model.state_dict().items())
+    assert not loaded.model.training

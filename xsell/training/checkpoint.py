@@ -1,13 +1,17 @@
-"""A training run's checkpoint back as an eval-mode model, with the data module it is evaluated on."""
+"""A training run's checkpoint back as an eval-mode model, with the data module it is evaluated on; a whole
+run back as values (:func:`load_run`, also ``xsell.load_run``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
 from xsell.data.datamodule import SequenceDataModule
+from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError
 from xsell.runs import RunDir, checkpoint_weights
 from xsell.training.builders import build_model, build_run_datamodule
@@ -35,3 +39,31 @@ def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tu
         raise CheckpointError(f"checkpoint {path} does not match the model built for this data "
                               f"({datamodule.num_items} items): {str(exc).splitlines()[0]}") from exc
     return model.eval(), datamodule
+
+
+@dataclass
+class LoadedRun:
+    """A finished training run, loaded: its folder, config, best model (eval mode), the data module it was
+    trained on, item vocabulary, metrics (``None`` when the run wrote none) and bundle folder (if exported)."""
+
+    run: RunDir
+    config: DictConfig
+    model: torch.nn.Module
+    datamodule: SequenceDataModule
+    vocabulary: Vocabulary
+    metrics: dict[str, Any] | None
+    checkpoint: Path
+    bundle: Path | None
+
+
+def load_run(path: str | Path, data: DictConfig | None = None) -> LoadedRun:
+    """A run folder or one of its checkpoints back as values (``xsell.load_run``); the run's best checkpoint
+    unless a checkpoint is named (``last.ckpt`` when there is no best one). ``data`` replaces the run's own
+    data config (evaluate on another log; the run's inputs and item indices are kept)."""
+    run = RunDir.of(path)
+    ckpt = Path(path) if Path(path).suffix == ".ckpt" else (
+        run.best_checkpoint if run.best_checkpoint.is_file() else run.last_checkpoint)
+    config = run.load_config(needed_by=ckpt)
+    model, datamodule = load_checkpoint_model(ckpt, config.data if data is None else data)
+    return LoadedRun(run, config, model, datamodule, datamodule.log.item_vocab, run.load_metrics(), ckpt,
+                     run.bundle if run.bundle.is_dir() else None)
