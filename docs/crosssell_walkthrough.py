@@ -2,8 +2,8 @@
 
     python docs/crosssell_walkthrough.py          # about a minute, one thread
 
-Fits ItemKNN (``configs/model/itemknn.yaml``) on a temporal split of the seeded synthetic shop (training
-before the 80% time quantile), re-ranks it with rule sets from ``configs/rules/``, and evaluates every
+Fits ItemKNN (``xsell/configs/baselines/itemknn.yaml``) on a temporal split of the seeded synthetic shop (training
+before the 80% time quantile), re-ranks it with rule sets from ``xsell/configs/rules/``, and evaluates every
 variant on the test targets (full ranking) and at trigger points (cart / purchase, a purchase within the
 window). Besides the library's metrics it reads the shop's planted truth: the mean planted affinity of the
 (last item, recommended item) pairs of the top 10 (:meth:`ShopGroundTruth.affinity`, 0 for a same-category or
@@ -181,7 +181,7 @@ def render(payload: dict[str, Any]) -> str:
         f"Python {info['python']}, torch {info['torch']}, polars {info['polars']}, numpy {info['numpy']}.",
         "",
         f"Synthetic shop, {payload['n_events']:,} events, seed 0; temporal split at the 80% time quantile; "
-        f"ItemKNN (`configs/model/itemknn.yaml`); {payload['test_targets']} test targets; trigger window 14 days.",
+        f"ItemKNN (`xsell/configs/baselines/itemknn.yaml`); {payload['test_targets']} test targets; trigger window 14 days.",
         "",
         *rows,
         "",
