@@ -31,11 +31,12 @@ from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, package_v
 
 from xsell.evaluation.protocol import evaluate_scorer  # noqa: E402
 from xsell.evaluation.report import evaluate  # noqa: E402
+from xsell.training.builders import CONFIG_DIR as BUILDERS_CONFIG_DIR  # noqa: E402
 
 SECTION = "baselines"
 TITLE = "## Baselines (issue 4)"
 RESULTS = ROOT / "benchmarks" / "results" / "baselines.json"
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = Path(BUILDERS_CONFIG_DIR)
 
 DATASETS = {
     "ml100k": {"label": "MovieLens-100K (RecBole atomic, 5-core)", "overrides": ["data=atomic"],
@@ -80,8 +81,8 @@ def datamodule_for(dataset: str, data_dir: Path):
 
 
 def baseline_config(name: str, params: dict[str, Any]):
-    """``configs/model/<name>.yaml`` with ``params`` overriding its values."""
-    cfg = OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml")
+    """``configs/baselines/<name>.yaml`` with ``params`` overriding its values."""
+    cfg = OmegaConf.load(CONFIG_DIR / "baselines" / f"{name}.yaml")
     return OmegaConf.merge(cfg, params)
 
 

@@ -45,8 +45,8 @@ from xsell.data.survey import ANSWER_DELAY_SECONDS, answer_survey  # noqa: E402
 from xsell.data.synthetic import synthetic_shop  # noqa: E402
 from xsell.evaluation.comparison import paired_comparison  # noqa: E402
 from xsell.evaluation.table import LAST_ITEM, TOP_K, rank_table, with_metrics  # noqa: E402
-from xsell.train import train  # noqa: E402
 from xsell.training.checkpoint import load_checkpoint_model  # noqa: E402
+from xsell.training.fitting import train  # noqa: E402
 
 SECTION = "feedback"
 TITLE = "## Explicit feedback (issue 7)"
@@ -69,7 +69,7 @@ def overrides(size: dict[str, int], run: str) -> list[str]:
 
 def run_training(size: dict[str, int], run: str, extra: list[str]) -> tuple[dict[str, Any], list[str]]:
     shutil.rmtree(RUNS_DIR / run, ignore_errors=True)  # a stale best.ckpt would make Lightning write best-v1.ckpt
-    config_dir = str(ROOT / "configs")
+    config_dir = str(ROOT / "xsell" / "configs")
     command = overrides(size, run) + extra
     with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
         cfg = compose("train", overrides=command)

@@ -404,7 +404,7 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from xsell.train import CONFIG_DIR
+    from xsell.training.builders import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return hydra_compose(config_name="train", overrides=overrides)
@@ -412,7 +412,7 @@ def compose(overrides: list[str]) -> DictConfig:
 
 def window_statistics(overrides: list[str]) -> dict[str, int]:
     """Training windows and labelled targets per epoch of the xsell data module these overrides build."""
-    from xsell.train import build_datamodule
+    from xsell.training.builders import build_datamodule
 
     datamodule = build_datamodule(compose(overrides))
     labels = (datamodule.train_set.lengths - 1).clamp(min=0)  # a window's first item has no label
@@ -452,14 +452,14 @@ def time_xsell_test(run_dir: Path, checkpoint: str, threads: int) -> dict[str, A
     from omegaconf import OmegaConf
 
     from xsell.evaluation.protocol import evaluate_scorer
-    from xsell.train import build_datamodule, build_model
+    from xsell.runs import checkpoint_weights
+    from xsell.training.builders import build_datamodule, build_model
 
     torch.set_num_threads(threads)
     cfg = OmegaConf.load(run_dir / "config.yaml")
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
-    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
+    model.load_state_dict(checkpoint_weights(checkpoint))
     model.eval()
     seconds, metrics = [], {}
     for _ in range(4):

@@ -263,7 +263,8 @@ GAMES_MODELS = ("two_tower", "two_tower_full_softmax", "sasrec")
 def run_games(data_dir: Path, epochs: int, models: list[str], seed: int = 0) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
 
-    from xsell.train import CONFIG_DIR, train
+    from xsell.training.builders import CONFIG_DIR
+    from xsell.training.fitting import train
 
     path = data_dir / "amazon-games" / "Video.txt"
     if not path.is_file():

@@ -102,9 +102,9 @@ def main() -> None:
     options = set(variant.split("+"))
     torch.set_num_threads(1)
     patch(options)
-    from xsell.train import train  # after patching: the models are built from the patched classes
+    from xsell.training.fitting import train  # after patching: the models are built from the patched classes
 
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "xsell" / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=overrides(variant, epochs, options))
     start = time.time()
     metrics = train(cfg)

@@ -32,7 +32,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "sequence_models.json"
 RUNS = ROOT / "benchmarks" / "runs"
 # Loss class (metrics.json "loss") -> the configs/loss/ option that builds it, the name shown in the table.
 LOSS_NAMES = {OmegaConf.load(path)._target_.rsplit(".", 1)[-1]: path.stem
-              for path in sorted((ROOT / "configs" / "loss").glob("*.yaml"))}
+              for path in sorted((ROOT / "xsell" / "configs" / "loss").glob("*.yaml"))}
 
 # Published anchors (protocol matters: never compare sampled with full-ranking numbers).
 ANCHORS = [

@@ -32,7 +32,7 @@ from environment import ROOT, machine_info, markers, run_xsell_train, update_doc
 from sequence_models import collect_run  # noqa: E402
 
 from xsell.atomic import write_json_atomic  # noqa: E402
-from xsell.train import check_optimized_metric  # noqa: E402
+from xsell.training.builders import check_optimized_metric  # noqa: E402
 
 SECTION = "sweeps"
 TITLE = "## Hyper-parameter sweeps (issue 3)"

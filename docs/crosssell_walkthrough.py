@@ -2,8 +2,8 @@
 
     python docs/crosssell_walkthrough.py [--out DIR]   # about a minute, one thread
 
-Fits ItemKNN (``configs/model/itemknn.yaml``) on a temporal split of the seeded synthetic shop (training
-before the 80% time quantile), re-ranks it with rule sets from ``configs/rules/``, and evaluates every
+Fits ItemKNN (``xsell/configs/baselines/itemknn.yaml``) on a temporal split of the seeded synthetic shop (training
+before the 80% time quantile), re-ranks it with rule sets from ``xsell/configs/rules/``, and evaluates every
 variant on the test targets (full ranking) and at trigger points (cart / purchase, a purchase within the
 window). Besides the library's metrics it reads the shop's planted truth: the mean planted affinity of the
 (last item, recommended item) pairs of the top 10 (:meth:`ShopGroundTruth.affinity`, 0 for a same-category or
@@ -56,7 +56,7 @@ SECTION = "crosssell_walkthrough"
 DOC = ROOT / "docs" / "crosssell.md"
 RESULTS = ROOT / "benchmarks" / "results" / "crosssell_walkthrough.json"
 IMAGES = ROOT / "docs" / "images"
-RULES = ROOT / "configs" / "rules"
+RULES = ROOT / "xsell" / "configs" / "rules"
 N_EVENTS = 100_000
 K = 10
 WINDOWS_DAYS = (1, 3, 7, 14, 30)
@@ -106,7 +106,7 @@ def main() -> None:
     shop = synthetic_shop(n_events=N_EVENTS, seed=0)
     datamodule = SequenceDataModule(shop, split="temporal", cutoff=0.8, max_len=50)
     datamodule.setup()
-    model = instantiate(OmegaConf.load(ROOT / "configs" / "model" / "itemknn.yaml")).fit(datamodule.log)
+    model = instantiate(OmegaConf.load(ROOT / "xsell" / "configs" / "baselines" / "itemknn.yaml")).fit(datamodule.log)
     catalog = ItemCatalog.of(datamodule)
     vocab = datamodule.log.item_vocab
 
@@ -195,7 +195,7 @@ def render(payload: dict[str, Any]) -> str:
         f"Python {info['python']}, torch {info['torch']}, polars {info['polars']}, numpy {info['numpy']}.",
         "",
         f"Synthetic shop, {payload['n_events']:,} events, seed 0; temporal split at the 80% time quantile; "
-        f"ItemKNN (`configs/model/itemknn.yaml`); {payload['test_targets']} test targets; trigger window 14 days.",
+        f"ItemKNN (`xsell/configs/baselines/itemknn.yaml`); {payload['test_targets']} test targets; trigger window 14 days.",
         "",
         *rows,
         "",

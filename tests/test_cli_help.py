@@ -18,7 +18,7 @@ COMMANDS = {"train": "xsell-train", "eval": "xsell-evaluate", "export": "xsell-e
 @pytest.mark.parametrize("config_name", sorted(COMMANDS))
 def test_hydra_help_has_description_and_three_examples(config_name):
     overrides = ["ckpt=x"] if config_name == "export" else ["serving=x"] if config_name == "retrain" else []
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "xsell" / "configs"), version_base="1.3"):
         cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
     command = COMMANDS[config_name]
     assert cfg.hydra.help.app_name == command

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from xsell.config_checks import check_config
 from xsell.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "xsell" / "configs"
 
 
 def composed(name: str, *overrides: str):

@@ -61,7 +61,7 @@ def config_targets() -> Iterator[tuple[str, Path]]:
             for value in node:
                 yield from walk(value)
 
-    for path in sorted((ROOT / "configs").rglob("*.yaml")):
+    for path in sorted((ROOT / "xsell" / "configs").rglob("*.yaml")):
         for target in walk(OmegaConf.to_container(OmegaConf.load(path), resolve=False)):
             yield target.partition(".")[0], path
 

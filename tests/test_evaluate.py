@@ -6,16 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from tests.hostile import hostile_checkpoint
 from xsell.errors import CheckpointError
-from xsell.evaluate import run
 from xsell.evaluation.report import EvaluationReport
-from xsell.train import train
+from xsell.evaluation.run import evaluate_run as run
+from xsell.training.builders import CONFIG_DIR
+from xsell.training.fitting import train
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 DATA = ["data.source.n_events=3000", "data.max_len=20"]
 
 
@@ -65,12 +66,12 @@ def test_evaluation_compares_with_baselines_in_tables_and_plots(trained, tmp_pat
 
 def test_unknown_compare_baseline_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown baseline 'nope'.*itemknn"):
-        run(config("eval", tmp_path, *DATA, "model=pop", "compare=[nope]"))
+        run(config("eval", tmp_path, *DATA, "baselines=pop", "compare=[nope]"))
 
 
 def test_baseline_evaluation_matches_the_training_baseline(trained, tmp_path):
     _, train_metrics = trained
-    metrics = run(config("eval", tmp_path, *DATA, "model=pop", "reference=null"))
+    metrics = run(config("eval", tmp_path, *DATA, "baselines=pop", "reference=null"))
     popularity = train_metrics["baselines"]["popularity"]["test"]
     assert metrics["test"]["ndcg@10"] == pytest.approx(popularity["ndcg@10"], abs=1e-9)
 
@@ -94,14 +95,14 @@ def test_corrupted_checkpoint_is_a_clear_error(trained, tmp_path):
 
 @pytest.mark.parametrize("baseline", ["pop", "itemknn", "markov", "assoc_rules", "ease"])
 def test_every_baseline_config_evaluates(tmp_path, baseline):
-    metrics = run(config("eval", tmp_path, *DATA, f"model={baseline}", "reference=null", "parts=[test]"))
+    metrics = run(config("eval", tmp_path, *DATA, f"baselines={baseline}", "reference=null", "parts=[test]"))
     assert 0.0 <= metrics["test"]["ndcg@10"] <= metrics["test"]["recall@10"] <= 1.0
     assert metrics["name"] != "model" and (tmp_path / "report.md").is_file()
 
 
 def test_rules_and_trigger_points_join_the_report(tmp_path, monkeypatch):
     monkeypatch.setattr(EvaluationReport, "plot", lambda *args: [])  # plots are tested above; they take seconds
-    metrics = run(config("eval", tmp_path, *DATA, "model=itemknn", "reference=null", "compare=[]", "parts=[test]",
+    metrics = run(config("eval", tmp_path, *DATA, "baselines=itemknn", "reference=null", "compare=[]", "parts=[test]",
                          "rules=complement", "trigger=two_weeks", "data.split=temporal", "+data.cutoff=0.8"))
     assert [r["rule"] for r in metrics["rules"]] == ["ExcludePurchased", "ComplementMode"]
     plain = metrics["compare"]["ItemKNN without rules"]["test"]
@@ -120,3 +121,17 @@ def test_a_checkpoint_that_needs_pickle_is_refused_unrun(tmp_path):
     with pytest.raises(CheckpointError, match=f"refused checkpoint {ckpt}"):
         run(config("eval", tmp_path / "eval", *DATA, f"ckpt={ckpt}"))
     assert not marker.exists()
+
+
+def test_load_run_gives_the_run_back_as_values(trained):
+    import xsell
+    from xsell.runs import checkpoint_weights
+
+    run_dir, train_metrics = trained
+    loaded = xsell.load_run(run_dir)
+    assert loaded.checkpoint == run_dir / "checkpoints" / "best.ckpt" and loaded.metrics == train_metrics
+    assert loaded.config.model._target_ == "xsell.models.SASRec" and loaded.bundle is None
+    assert len(loaded.vocabulary) == loaded.datamodule.num_items
+    weights = checkpoint_weights(loaded.checkpoint)
+    assert all(torch.equal(weights[k], v) for k, v in loaded.model.state_dict().items())
+    assert not loaded.model.training

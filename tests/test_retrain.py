@@ -13,12 +13,12 @@ from tests.hostile import hostile_checkpoint
 from xsell.errors import CheckpointError
 from xsell.export.bundle import load_bundle
 from xsell.export.manifest import manifest_digest
-from xsell.retrain import decide, retrain, serving_checkpoint
 from xsell.stats import PairedComparison
-from xsell.train import train
+from xsell.training.builders import CONFIG_DIR
+from xsell.training.fitting import train
+from xsell.training.retraining import decide, retrain, serving_checkpoint
 from xsell.training.warm_start import run_vocabulary
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 TINY = ["trainer.max_epochs=1", "model.dim=8", "model.layers=1", "++trainer.limit_train_batches=2", "logger=csv",
         "trainer.accelerator=cpu", "data.max_len=10"]
 

@@ -19,10 +19,12 @@ from xsell.data.datamodule import SequenceDataModule
 from xsell.errors import ConfigError, OutputError
 from xsell.models.base import SequenceModel
 from xsell.nn.losses import NextItemLoss
-from xsell.train import build_datamodule, train
+from xsell.training.builders import CONFIG_DIR as CONFIG_PATH
+from xsell.training.builders import build_datamodule
+from xsell.training.fitting import train
 from xsell.training.checkpoint_file import read_checkpoint
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(CONFIG_PATH)
 SHRINK = ["data.source.n_events=3000", "trainer.max_epochs=1", "model.dim=16", "++trainer.limit_train_batches=2",
           "logger=csv", "trainer.accelerator=cpu", "export=false"]  # export has its own tests (tests/export)
 REPORTED = ("ndcg@10", "recall@10", "mrr@10", "ndcg@20", "recall@20", "mrr@20")
@@ -117,16 +119,22 @@ def test_bert4rec_trains_on_cloze_batches(tmp_path):
 @pytest.mark.parametrize("option", group_options("model"))
 def test_model_configs_instantiate(tmp_path, option):
     cfg = config(tmp_path, f"model={option}")
-    if "_partial_" not in cfg.model:  # a baseline for xsell.evaluate: fit/score, not trainable
-        baseline = instantiate(cfg.model)
-        assert callable(baseline.fit) and callable(baseline.score)
-        with pytest.raises(ValueError, match="is a baseline, not a trainable model"):
-            train(config(tmp_path, *[o for o in SHRINK if not o.startswith("model.")], f"model={option}"))
-        return
     model = instantiate(cfg.model)(num_items=12, max_len=5)
     assert isinstance(model, SequenceModel)
     items = torch.tensor([[0, 0, 2, 3, 4]])
     assert model.eval().encode_sequence(items, items.clamp(max=1), items.clamp(max=1)).shape == (1, cfg.model.dim)
+
+
+@pytest.mark.parametrize("option", group_options("baselines"))
+def test_baseline_configs_instantiate_and_are_not_trainable(tmp_path, option):
+    """Baselines (``configs/baselines/``) fit and score; given to ``train`` as a model they are a clear error."""
+    baseline_config = OmegaConf.load(CONFIG_DIR / "baselines" / f"{option}.yaml")
+    baseline = instantiate(baseline_config)
+    assert callable(baseline.fit) and callable(baseline.score)
+    cfg = config(tmp_path, *[o for o in SHRINK if not o.startswith("model.")])
+    cfg.model = baseline_config
+    with pytest.raises(ValueError, match="is a baseline, not a trainable model"):
+        train(cfg)
 
 
 @pytest.mark.parametrize("option", group_options("loss"))
@@ -245,7 +253,7 @@ def test_optuna_sweep_maximises_validation_ndcg(tmp_path):
     command = [sys.executable, "-m", "xsell.train", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
                "hydra.sweeper.sampler.n_startup_trials=2", f"hydra.sweep.dir={sweep}", "baseline=false",
                "threads=1", "callbacks.progress_bar=null", *SHRINK]
-    done = subprocess.run(command, cwd=CONFIG_DIR.parent, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=CONFIG_DIR.parents[1], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     trials = sorted(sweep.glob("[0-9]*/metrics.json"))
     assert len(trials) == 3

@@ -1,108 +1,24 @@
 """``python -m xsell.evaluate`` / ``xsell-evaluate``: evaluate a checkpoint or a baseline, and report.
 
-The data set is configured exactly as for training (``data=sasrec_txt data.path=...``); ``model=pop`` (or another baseline) evaluates a baseline. A checkpoint is
-rebuilt from the ``config.yaml`` of its training run (model, hybrid inputs) and must match the data's
-catalog; a baseline is fitted on the training part. Both go through the same evaluation path.
+The data set is configured exactly as for training (``data=sasrec_txt data.path=...``); ``ckpt=PATH``
+evaluates a training checkpoint, ``baselines=pop`` (or another of ``configs/baselines/``) a baseline. The
+work is :func:`xsell.evaluation.run.evaluate_run`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import hydra
-import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from xsell.atomic import write_json_atomic, write_text_atomic
-from xsell.baselines import MostPopular
 from xsell.cli import run_cli
-from xsell.config_checks import check_config
-from xsell.crosssell.catalog import ItemCatalog
-from xsell.crosssell.pipeline import build_pipeline
-from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
-from xsell.train import CONFIG_DIR
-from xsell.training.checkpoint import load_checkpoint_model
-
-
-def build_baseline(name: str):
-    """An unfitted baseline from its config group file (``configs/model/<name>.yaml``)."""
-    path = Path(CONFIG_DIR) / "model" / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in path.parent.glob("*.yaml") if "baselines" in p.read_text())
-        raise ValueError(f"unknown baseline {name!r} (no {path}); known: {known}")
-    return instantiate(OmegaConf.load(path))
-
-
-def run(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md, ranks per part and plots
-    of the last part (the model beside the ``cfg.compare`` baselines)."""
-    check_config(cfg)
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    if cfg.ckpt:
-        model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.data)
-        name = Path(cfg.ckpt).parent.parent.name
-        score = model.score
-    elif cfg.get("model"):
-        datamodule = instantiate(cfg.data)
-        datamodule.setup()
-        scorer = instantiate(cfg.model).fit(datamodule.log)
-        name = type(scorer).__name__
-        score = scorer.score
-    else:
-        raise ValueError("give ckpt=PATH (a training checkpoint) or model=NAME (a baseline: pop, ...)")
-    reference = MostPopular().fit(datamodule.log).score if cfg.get("reference") == "pop" else None
-    compared = {type(b).__name__: b.fit(datamodule.log) for b in map(build_baseline, cfg.get("compare") or [])}
-    compared.pop(name, None)
-
-    metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
-                                                      if k != "columns"}}
-    plain = None
-    if cfg.get("rules"):  # cross-sell rules (configs/rules/) re-rank the scores; the plain model is compared
-        rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(datamodule))
-        plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
-        metrics["rules"] = rules.describe()
-    reports: dict[str, EvaluationReport] = {}
-    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
-                   sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal)
-    with torch.no_grad():
-        for part in cfg.parts:
-            report = evaluate(score, datamodule, baseline=reference, part=part, name=name, **options)
-            reports[part] = report
-            metrics[part] = report.metrics
-            report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
-        last = cfg.parts[-1]
-        others = [evaluate(b.score, datamodule, part=last, name=n, **options) for n, b in compared.items()]
-        if plain is not None:
-            others.insert(0, evaluate(plain, datamodule, part=last, name=f"{name} without rules", **options))
-        trigger = None
-        if cfg.get("trigger"):  # trigger-point window metrics (configs/trigger/), next to leave-one-out ones
-            trigger = instantiate(cfg.trigger).evaluate(score, datamodule, ks=tuple(cfg.ks),
-                                                        exclude_seen=cfg.exclude_seen)
-            metrics["trigger"] = trigger.metrics
-    if others:
-        metrics["compare"] = {report.name: {last: report.metrics} for report in others}
-    sections = [f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()]
-    if others:
-        sections.append(f"# {name} beside the baselines: {last}\n\n{comparison_table([reports[last], *others])}")
-    if trigger is not None:
-        sections.append(f"# {name} at trigger points\n\n{trigger.to_markdown()}")
-    write_json_atomic(output_dir / "metrics.json", metrics)
-    write_text_atomic(output_dir / "report.md", "\n\n".join(sections))
-    reports[last].plot(output_dir / "plots", *others)
-    headline = reports[last].metrics
-    print(f"{name} {cfg.parts[-1]}: ndcg@10 {headline.get('ndcg@10', float('nan')):.4f} "
-          f"recall@10 {headline.get('recall@10', float('nan')):.4f} -> {output_dir}")
-    return metrics
+from xsell.evaluation.run import evaluate_run
+from xsell.training.builders import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 @run_cli
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    evaluate_run(cfg)
 
 
 if __name__ == "__main__":

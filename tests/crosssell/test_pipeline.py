@@ -19,8 +19,9 @@ from xsell.crosssell.selection import CategoryCap
 from xsell.evaluation.ranking import MISS
 from xsell.evaluation.report import evaluate
 from xsell.evaluation.table import top_k_items
+from xsell.training.builders import CONFIG_DIR
 
-RULES = Path(__file__).resolve().parents[2] / "configs" / "rules"
+RULES = Path(CONFIG_DIR) / "rules"
 
 
 def test_slots_come_first_and_the_rest_keeps_its_order_and_ties():
@@ -81,7 +82,7 @@ class Oracle(torch.nn.Module):
 
 
 def test_training_reports_metrics_with_rules_on():
-    from xsell.train import evaluate_with_rules
+    from xsell.crosssell.evaluation import evaluate_with_rules
 
     dm = tiny_module()
     # b's target i3 follows i2 and c's i5 follows i4, same categories: excluding the anchor's category turns

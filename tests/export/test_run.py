@@ -17,9 +17,9 @@ from tests.test_train import CONFIG_DIR, config
 from tests.test_train import SHRINK as TRAIN_SHRINK
 from xsell.errors import CheckpointError
 from xsell.export.bundle import load_bundle
-from xsell.export.cli import run as export_cli
 from xsell.export.run import export_checkpoint
-from xsell.train import train
+from xsell.export.run import export_run as export_cli
+from xsell.training.fitting import train
 
 SHRINK = [o for o in TRAIN_SHRINK if not o.startswith("export=")]  # these runs export unless told not to
 

@@ -153,7 +153,7 @@ def test_trains_through_the_hydra_entry_point_with_content_features(tmp_path):
     import json
 
     from tests.test_train import REPORTED, SHRINK, config
-    from xsell.train import train
+    from xsell.training.fitting import train
 
     cfg = config(tmp_path, *SHRINK, "model=two_tower", "model/query=mean_pool", "baseline=false",
                  "inputs.item_features=[category,brand,price_bucket,title_tokens]", "loss.uniform_negatives=8",

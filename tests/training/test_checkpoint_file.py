@@ -7,7 +7,8 @@ import torch
 
 from tests.hostile import hostile_checkpoint
 from xsell.errors import CheckpointError
-from xsell.training.checkpoint_file import model_weights, read_checkpoint
+from xsell.runs import checkpoint_weights
+from xsell.training.checkpoint_file import read_checkpoint
 
 
 @pytest.mark.parametrize("raw", [False, True], ids=["torch-zip", "bare-pickle"])
@@ -27,7 +28,7 @@ def test_plain_checkpoints_load_and_yield_the_model_tensors(tmp_path):
     torch.save({"state_dict": {"model.w": weight, "other.b": torch.ones(1)}, "epoch": 2,
                 "callbacks": {"EarlyStopping": {"best_score": torch.tensor(0.5), "wait_count": 1}}}, ckpt)
     assert read_checkpoint(ckpt)["epoch"] == 2
-    weights = model_weights(ckpt)
+    weights = checkpoint_weights(ckpt)
     assert list(weights) == ["w"] and torch.equal(weights["w"], weight)
 
 

@@ -6,7 +6,7 @@ and a model card in one verified bundle folder, proven to rank like the trained 
 - :mod:`~xsell.export.parity`: the eager reference and the top-k comparison;
 - :mod:`~xsell.export.manifest` / :mod:`~xsell.export.card`: what the bundle says about itself;
 - :mod:`~xsell.export.bundle`: ``write_bundle`` (atomic, self-checked) and ``load_bundle`` (verified);
-- :mod:`~xsell.export.run`: from a training run (model + data + config + metrics) to a bundle;
+- :mod:`~xsell.export.run`: from a training run (model + data + config + metrics) to a bundle (``export_run``);
 - :mod:`~xsell.export.cli`: ``python -m xsell.export ckpt=...`` / ``xsell-export``.
 """
 

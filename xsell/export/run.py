@@ -4,7 +4,6 @@ metrics in; a verified bundle folder out (see :mod:`xsell.export.bundle`)."""
 from __future__ import annotations
 
 import copy
-import json
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,10 +12,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
 from xsell.data.datamodule import SequenceDataModule
@@ -25,6 +26,7 @@ from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.export.bundle import Bundle, load_bundle, write_bundle
 from xsell.export.manifest import data_fingerprint
 from xsell.export.scorer import TopKScorer
+from xsell.runs import RunDir
 from xsell.training.checkpoint import load_checkpoint_model
 
 
@@ -106,13 +108,10 @@ def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwr
     ``<run>/bundle``; ``rules`` and ``key_file`` as in :func:`export_model`. Raises ``CheckpointError`` naming
     the file for a missing or corrupted checkpoint, or one that needs pickle to load."""
     path = Path(ckpt)
-    run = path.parent.parent
-    config_path = run / "config.yaml"
-    config = OmegaConf.load(config_path) if config_path.is_file() else OmegaConf.create({"data": {}})
+    run = RunDir.of_checkpoint(path)
+    config = run.load_config() if run.config_file.is_file() else OmegaConf.create({"data": {}})
     model, datamodule = load_checkpoint_model(path, config.data)  # checks the checkpoint and config.yaml
-    metrics_path = run / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
-    return export_model(model, datamodule, config, out or run / "bundle", metrics=metrics, source=str(path),
+    return export_model(model, datamodule, config, out or run.bundle, metrics=run.load_metrics(), source=str(path),
                         overwrite=overwrite, rules=rules, key_file=key_file)
 
 
@@ -144,3 +143,24 @@ def export_and_show(model: torch.nn.Module, datamodule: SequenceDataModule, conf
     bundle = load_bundle(export_model(model, datamodule, config, out, **options))
     print_example(bundle, example_history(datamodule))
     return bundle
+
+
+def export_run(cfg: DictConfig) -> Path:
+    """``python -m xsell.export``: export ``cfg.ckpt`` to ``cfg.out`` (default ``<run>/bundle``), reload it
+    verified, print a summary and, when ``cfg.history`` is given, its top ``cfg.k`` items."""
+    check_config(cfg)
+    rules = instantiate(cfg.rules) if cfg.get("rules") else None  # configs/rules/<name>.yaml
+    key_file = cfg.get("key_file")
+    out = export_checkpoint(cfg.ckpt, cfg.out, overwrite=cfg.overwrite, rules=rules, key_file=key_file)
+    bundle = load_bundle(out, key_file=key_file)
+    console = Console()
+    for name, result in bundle.manifest["parity"].items():
+        console.print(f"{name}: top-{result['k']} of {result['rows']} histories identical to the eager model: "
+                      f"{result['index_mismatches'] == 0}, max score difference {result['max_abs_diff']:.2e}")
+    for kind, rules in bundle.manifest.get("rules", {}).items():  # compiled / left_out
+        if rules:
+            console.print(f"cross-sell rules {kind.replace('_', ' ')}: {', '.join(r['rule'] for r in rules)}")
+    if cfg.history:
+        print_example(bundle, [str(i) for i in cfg.history], k=cfg.k, console=console)
+    console.print(f"{bundle.manifest['model']['name']} bundle -> {out}")
+    return out

@@ -16,14 +16,13 @@ predicted ``[B, L, C]`` / ``[B, C]`` and the user's features ``[B, K]``) into it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from xsell.data.batch import SequenceBatch
-from xsell.data.features import FeatureSpec
+from xsell.models.inputs import InputSpec
 from xsell.nn.embeddings import ContextEmbedding, ItemEmbedding
 from xsell.nn.transformer import normal_init
 
@@ -33,22 +32,18 @@ class SequenceInput(nn.Module):
 
     def __init__(
         self,
-        num_items: int,
+        inputs: InputSpec,
         dim: int,
-        max_len: int,
         dropout: float,
         *,
         positions: bool = True,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
         extra_tokens: int = 0,
         scale: bool = True,
     ) -> None:
         super().__init__()
-        self.items = ItemEmbedding(num_items, dim, feature_ids, feature_specs, extra_tokens)
-        self.context = ContextEmbedding(max_len, dim, num_event_types, num_time_gap_buckets, positions)
+        self.items = ItemEmbedding(inputs.num_items, dim, inputs.feature_ids, inputs.feature_specs, extra_tokens)
+        self.context = ContextEmbedding(inputs.max_len, dim, inputs.num_event_types, inputs.num_time_gap_buckets,
+                                        positions)
         self.dropout = nn.Dropout(dropout)
         self.scale = dim**0.5 if scale else 1.0  # sqrt(D) before pre-LN blocks; post-LN normalises the input
 

@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
 
+from xsell.models.inputs import InputSpec
 from xsell.models.transformer_base import TransformerSequenceModel
 
 
@@ -29,9 +30,11 @@ class BERT4Rec(TransformerSequenceModel):
     causal = False
     extra_tokens = 1  # [MASK]
 
-    def __init__(self, num_items: int, **options) -> None:
-        super().__init__(num_items, **options)
-        self.mask_index = num_items
+    def __init__(self, inputs: InputSpec | int | None = None, **options: Any) -> None:
+        sizes = {k: options.pop(k) for k in list(options) if k in InputSpec.__dataclass_fields__}
+        inputs = InputSpec.of(inputs, **sizes)
+        super().__init__(inputs, **options)
+        self.mask_index = inputs.num_items
 
     def output_head(self, dim: int) -> nn.Module:
         """Dense, GELU, LayerNorm: the masked position's output into item-vector space."""

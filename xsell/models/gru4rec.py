@@ -17,15 +17,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.models.inputs import InputSpec
 from xsell.nn.embeddings import RequestFeatures
 
 
@@ -33,10 +32,9 @@ class GRU4Rec(SequenceModel):
     """Recurrent next-item model.
 
     Args:
-        num_items: item vocabulary size. dim: item-vector size ``D``.
+        inputs: the data's sizes (:class:`xsell.models.inputs.InputSpec`). dim: item-vector size ``D``.
         hidden: GRU state size (defaults to ``dim``). layers: stacked GRU layers.
         dropout: embedding dropout. hidden_dropout: dropout on the GRU output.
-        max_len: longest history read.
         output_table: ``tied`` (the official implementation's ``constrained_embedding``), ``separate`` or
             ``offset`` (``SequenceModel.set_output_table``). output_bias: a learned per-item score bias
             (``SequenceModel.set_output_table``; representations and item vectors then have ``D + 1`` columns).
@@ -45,35 +43,26 @@ class GRU4Rec(SequenceModel):
 
     def __init__(
         self,
-        num_items: int,
+        inputs: InputSpec | int | None = None,
         dim: int = 64,
         hidden: int | None = None,
         layers: int = 1,
         dropout: float = 0.2,
         hidden_dropout: float = 0.0,
-        max_len: int = 50,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
-        context_specs: Sequence[FeatureSpec] = (),
-        user_specs: Sequence[FeatureSpec] = (),
         output_table: str = "tied",
         output_bias: bool = False,
+        **sizes: Any,
     ) -> None:
         super().__init__()
+        inputs = InputSpec.of(inputs, **sizes)
         hidden = hidden or dim
-        self.max_len = max_len
-        self.input = SequenceInput(
-            num_items, dim, max_len, dropout, positions=False, num_event_types=num_event_types,
-            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
-            scale=False,
-        )
+        self.max_len = inputs.max_len
+        self.input = SequenceInput(inputs, dim, dropout, positions=False, scale=False)
         self.gru = nn.GRU(dim, hidden, num_layers=layers, batch_first=True)
         self.output_dropout = nn.Dropout(hidden_dropout)
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()
-        self.request = RequestFeatures(dim, context_specs, user_specs)
-        self.set_output_table(output_table, num_items, dim, bias=output_bias)
+        self.request = RequestFeatures(dim, inputs.context_specs, inputs.user_specs)
+        self.set_output_table(output_table, inputs.num_items, dim, bias=output_bias)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]

@@ -11,12 +11,12 @@ RecSys 2016), and a query tower for :class:`xsell.models.two_tower.TwoTower`:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
-from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.models.inputs import InputSpec
 from xsell.nn.embeddings import RequestFeatures
 
 
@@ -24,8 +24,8 @@ class MeanPool(SequenceModel):
     """Causal mean of item vectors followed by an MLP.
 
     Args:
-        num_items: item vocabulary size. dim: hidden size ``D``. dropout: embedding dropout.
-        max_len: longest history read. Other arguments as :class:`xsell.models.transformer_base.TransformerSequenceModel`.
+        inputs: the data's sizes (:class:`xsell.models.inputs.InputSpec`; or the item count with the sizes
+            as keywords). dim: hidden size ``D``. dropout: embedding dropout.
 
     Example::
 
@@ -35,26 +35,17 @@ class MeanPool(SequenceModel):
 
     def __init__(
         self,
-        num_items: int,
+        inputs: InputSpec | int | None = None,
         dim: int = 64,
         dropout: float = 0.1,
-        max_len: int = 50,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
-        context_specs: Sequence[FeatureSpec] = (),
-        user_specs: Sequence[FeatureSpec] = (),
+        **sizes: Any,
     ) -> None:
         super().__init__()
-        self.max_len = max_len
-        self.input = SequenceInput(
-            num_items, dim, max_len, dropout, positions=False, num_event_types=num_event_types,
-            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
-            scale=False,
-        )
+        inputs = InputSpec.of(inputs, **sizes)
+        self.max_len = inputs.max_len
+        self.input = SequenceInput(inputs, dim, dropout, positions=False, scale=False)
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
-        self.request = RequestFeatures(dim, context_specs, user_specs)
+        self.request = RequestFeatures(dim, inputs.context_specs, inputs.user_specs)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]

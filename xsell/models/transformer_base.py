@@ -15,12 +15,12 @@ A model only states its attention (``causal``), its extra input tokens (``extra_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
-from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceInput, SequenceModel
+from xsell.models.inputs import InputSpec
 from xsell.nn.embeddings import RequestFeatures
 from xsell.nn.transformer import TransformerEncoder, normal_init, transformer_layout
 
@@ -29,13 +29,10 @@ class TransformerSequenceModel(SequenceModel):
     """Transformer next-item model; subclasses set ``causal`` / ``extra_tokens`` and may override ``output_head``.
 
     Args:
-        num_items: item vocabulary size (padding and unknown included).
+        inputs: the data's sizes (:class:`xsell.models.inputs.InputSpec`: catalog, ``max_len`` (learned
+            positions), event types, time gaps, item features, request context and user features); or the
+            item count with those sizes as keywords (``SASRec(1000, dim=64, max_len=50)``).
         dim: hidden size ``D``. layers / heads / dropout: transformer shape.
-        max_len: longest history the model reads (learned positions).
-        num_event_types / num_time_gap_buckets: > 0 to add event-type / time-gap embeddings.
-        feature_ids / feature_specs: item features fused into the item vectors (see ``ItemEmbedding``).
-        context_specs / user_specs: request context (the predicted event's device, time of day, ...) and user
-            features fused into the output (see ``RequestFeatures``); empty: none.
         layout: ``pre_ln`` (default: sqrt(D)-scaled item vectors, pre-LN blocks, final LayerNorm) or ``post_ln``
             (RecBole's: unscaled inputs, input LayerNorm, post-LN blocks).
         init_std: initialise the input embeddings, the encoder and the head ``N(0, init_std)`` (BERT/RecBole:
@@ -53,41 +50,32 @@ class TransformerSequenceModel(SequenceModel):
 
     def __init__(
         self,
-        num_items: int,
+        inputs: InputSpec | int | None = None,
         dim: int = 64,
         layers: int = 2,
         heads: int = 2,
         dropout: float = 0.2,
-        max_len: int = 50,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
-        context_specs: Sequence[FeatureSpec] = (),
-        user_specs: Sequence[FeatureSpec] = (),
         layout: str = "pre_ln",
         init_std: float | None = None,
         ffn_mult: int = 4,
         activation: str = "gelu",
         output_table: str = "tied",
         output_bias: bool = False,
+        **sizes: Any,
     ) -> None:
         super().__init__()
-        self.max_len = max_len
-        self.input = SequenceInput(
-            num_items, dim, max_len, dropout, num_event_types=num_event_types,
-            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids, feature_specs=feature_specs,
-            extra_tokens=self.extra_tokens, scale=layout == "pre_ln",
-        )
+        inputs = InputSpec.of(inputs, **sizes)
+        self.max_len = inputs.max_len
+        self.input = SequenceInput(inputs, dim, dropout, extra_tokens=self.extra_tokens, scale=layout == "pre_ln")
         self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=self.causal,
                                           norm_first=transformer_layout(layout), ffn_mult=ffn_mult,
                                           activation=activation)
         self.head = self.output_head(dim)
-        self.request = RequestFeatures(dim, context_specs, user_specs)
+        self.request = RequestFeatures(dim, inputs.context_specs, inputs.user_specs)
         if init_std is not None:
             for part in (self.input, self.encoder, self.head):
                 normal_init(part, init_std)
-        self.set_output_table(output_table, num_items, dim, std=init_std, bias=output_bias)
+        self.set_output_table(output_table, inputs.num_items, dim, std=init_std, bias=output_bias)
 
     def output_head(self, dim: int) -> nn.Module:
         """Maps a block output ``[..., D]`` into item-vector space; none by default."""

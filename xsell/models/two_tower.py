@@ -19,7 +19,7 @@ tower meet in one inner product, so the whole catalog can be indexed once and se
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from xsell.data.features import FeatureSpec
 from xsell.models.base import SequenceModel
+from xsell.models.inputs import InputSpec
 from xsell.models.mean_pool import MeanPool
 from xsell.nn.embeddings import ItemEmbedding, RequestFeatures
 
@@ -98,15 +99,13 @@ class TwoTower(SequenceModel):
     """Query tower (a sequence encoder + projection) and item tower (ids + content -> MLP).
 
     Args:
-        num_items: item vocabulary size. dim: shared output size ``D``. max_len: longest history read.
-        query: builds the query encoder; called like a model class with the data sizes below
-            (a Hydra partial of ``SASRec`` / ``GRU4Rec`` / ``MeanPool``; default ``MeanPool``).
-        num_event_types / num_time_gap_buckets: > 0 to give the query tower event-type / time-gap context.
-        feature_ids / feature_specs: item content features, used by the item tower and, with
-            ``query_features``, by the query tower's input embeddings as well.
+        inputs: the data's sizes (:class:`xsell.models.inputs.InputSpec`; or the item count with the sizes
+            as keywords). Item content features feed the item tower and, with ``query_features``, the query
+            tower's input embeddings as well; request context and user features are fused into the query.
+        dim: shared output size ``D``.
+        query: builds the query encoder; called as ``query(inputs=..., dim=...)`` (a Hydra partial of
+            ``SASRec`` / ``GRU4Rec`` / ``MeanPool``; default ``MeanPool``).
         item_hidden / item_dropout / id_dropout / normalize: see :class:`ItemTower`.
-        context_specs / user_specs: request context and user features of the query tower (see
-            ``RequestFeatures``); empty: none.
 
     Example::
 
@@ -117,37 +116,30 @@ class TwoTower(SequenceModel):
 
     def __init__(
         self,
-        num_items: int,
+        inputs: InputSpec | int | None = None,
         dim: int = 64,
-        max_len: int = 50,
         query: Callable[..., SequenceModel] | None = None,
-        num_event_types: int = 0,
-        num_time_gap_buckets: int = 0,
-        feature_ids: Tensor | None = None,
-        feature_specs: Sequence[FeatureSpec] = (),
         query_features: bool = True,
         item_hidden: int | None = None,
         item_dropout: float = 0.0,
         id_dropout: float = 0.1,
         normalize: bool = True,
-        context_specs: Sequence[FeatureSpec] = (),
-        user_specs: Sequence[FeatureSpec] = (),
+        **sizes: Any,
     ) -> None:
         super().__init__()
-        self.max_len = max_len
+        inputs = InputSpec.of(inputs, **sizes)
+        self.max_len = inputs.max_len
         self.normalize = normalize
+        query_inputs = inputs.without_request()  # the request side is fused once, after the projection
         self.query = (query or MeanPool)(
-            num_items=num_items, dim=dim, max_len=max_len, num_event_types=num_event_types,
-            num_time_gap_buckets=num_time_gap_buckets, feature_ids=feature_ids if query_features else None,
-            feature_specs=feature_specs if query_features else (),
-        )
+            inputs=query_inputs if query_features else query_inputs.without_item_features(), dim=dim)
         if getattr(self.query, "objective", "causal") != "causal":
             raise ValueError(f"the query tower must be a causal encoder, got {type(self.query).__name__} "
                              f"(objective {self.query.objective!r})")
         self.project = nn.Linear(dim, dim)
-        self.items = ItemTower(num_items, dim, feature_ids, feature_specs, item_hidden, item_dropout, id_dropout,
-                               normalize)
-        self.request = RequestFeatures(dim, context_specs, user_specs)
+        self.items = ItemTower(inputs.num_items, dim, inputs.feature_ids, inputs.feature_specs, item_hidden,
+                               item_dropout, id_dropout, normalize)
+        self.request = RequestFeatures(dim, inputs.context_specs, inputs.user_specs)
 
     def _query_output(self, x: Tensor) -> Tensor:
         x = self.project(x)

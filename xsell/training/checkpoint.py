@@ -1,49 +1,69 @@
-"""A training run's best checkpoint back as an eval-mode model, with the data module it is evaluated on."""
+"""A training run's checkpoint back as an eval-mode model, with the data module it is evaluated on; a whole
+run back as values (:func:`load_run`, also ``xsell.load_run``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError
-from xsell.training.checkpoint_file import model_weights
-from xsell.training.warm_start import VOCABULARY_FILE
+from xsell.runs import RunDir, checkpoint_weights
+from xsell.training.builders import build_model, build_run_datamodule
 
 
 def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tuple[torch.nn.Module, SequenceDataModule]:
-    """The model of a training checkpoint, with the data module it is evaluated on.
+    """The model of a training checkpoint, with the data module of ``datamodule_config`` it is evaluated on
+    (the run's inputs and item indices: a warm-started run grew them).
 
     Raises ``CheckpointError`` naming the file when it is missing, unreadable, not from ``xsell.train``,
     or built for another catalog than the data's.
     """
     path = Path(ckpt)
-    run_config = path.parent.parent / "config.yaml"
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
-    if not run_config.is_file():
-        raise CheckpointError(f"no config.yaml of the training run beside {path} (expected {run_config})")
-    train_cfg = OmegaConf.load(run_config)
-    weights = model_weights(path)  # tensors and plain values only: a file that needs pickle is refused
-    objective = getattr(get_class(train_cfg.model._target_), "objective", "causal")
-    vocabulary = run_config.parent / VOCABULARY_FILE  # the run's own indices (a warm-started run grew them)
-    base = {"base_item_vocab": Vocabulary.load(vocabulary)} if vocabulary.is_file() else {}
-    inputs = train_cfg.inputs
-    datamodule = instantiate(datamodule_config, objective=objective, item_features=list(inputs.item_features),
-                             token_hash_buckets=inputs.get("token_hash_buckets"),
-                             context_features=list(inputs.get("context_features") or []),
-                             user_features=list(inputs.get("user_features") or []), **base)
-    datamodule.setup()
-    from xsell.train import build_model  # the entry point builds models; imported late to avoid a cycle
-
-    model = build_model(train_cfg, datamodule)
+    run = RunDir.of_checkpoint(path)
+    run_config = run.load_config(needed_by=path)
+    weights = checkpoint_weights(path)
+    base = run.load_vocabulary(needed_by=path) if run.has_vocabulary() else None
+    datamodule = build_run_datamodule(run_config, datamodule_config, base)
+    model = build_model(run_config, datamodule)
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match the model built for this data "
                               f"({datamodule.num_items} items): {str(exc).splitlines()[0]}") from exc
     return model.eval(), datamodule
+
+
+@dataclass
+class LoadedRun:
+    """A finished training run, loaded: its folder, config, best model (eval mode), the data module it was
+    trained on, item vocabulary, metrics (``None`` when the run wrote none) and bundle folder (if exported)."""
+
+    run: RunDir
+    config: DictConfig
+    model: torch.nn.Module
+    datamodule: SequenceDataModule
+    vocabulary: Vocabulary
+    metrics: dict[str, Any] | None
+    checkpoint: Path
+    bundle: Path | None
+
+
+def load_run(path: str | Path, data: DictConfig | None = None) -> LoadedRun:
+    """A run folder or one of its checkpoints back as values (``xsell.load_run``); the run's best checkpoint
+    unless a checkpoint is named (``last.ckpt`` when there is no best one). ``data`` replaces the run's own
+    data config (evaluate on another log; the run's inputs and item indices are kept)."""
+    run = RunDir.of(path)
+    ckpt = Path(path) if Path(path).suffix == ".ckpt" else (
+        run.best_checkpoint if run.best_checkpoint.is_file() else run.last_checkpoint)
+    config = run.load_config(needed_by=ckpt)
+    model, datamodule = load_checkpoint_model(ckpt, config.data if data is None else data)
+    return LoadedRun(run, config, model, datamodule, datamodule.log.item_vocab, run.load_metrics(), ckpt,
+                     run.bundle if run.bundle.is_dir() else None)

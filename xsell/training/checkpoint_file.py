@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from xsell.errors import CheckpointError
 
@@ -41,9 +40,3 @@ def read_checkpoint(ckpt: str | Path) -> dict[str, Any]:
     if not isinstance(content, dict) or not isinstance(content.get("state_dict"), dict):
         raise CheckpointError(f"{path} is not a checkpoint of xsell.train (no state_dict)")
     return content
-
-
-def model_weights(ckpt: str | Path) -> dict[str, Tensor]:
-    """The model's tensors of a checkpoint (its ``model.*`` entries, prefix removed)."""
-    state = read_checkpoint(ckpt)["state_dict"]
-    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}

@@ -20,27 +20,20 @@ import torch
 from torch import Tensor, nn
 
 from xsell.data.vocabulary import Vocabulary
-from xsell.errors import CheckpointError, FormatError
-from xsell.training.checkpoint_file import model_weights
+from xsell.errors import CheckpointError
+from xsell.runs import VOCABULARY_FILE, RunDir, checkpoint_weights
 
-VOCABULARY_FILE = "item_vocabulary.json"
+__all__ = ["VOCABULARY_FILE", "checkpoint_weights", "grow_state", "run_vocabulary", "warm_start"]
+
 _ITEM_INDEXED = re.compile(r"(^|\.)(ids\.weight|feature_ids)$")  # ItemEmbedding's per-item tables
 _FEATURE_TABLE = re.compile(r"(^|\.)features\.\d+\.weight$")  # ItemEmbedding's per-feature-value tables
 
 
 def run_vocabulary(ckpt: str | Path) -> Vocabulary:
     """The item vocabulary of the training run a checkpoint belongs to (``<run>/item_vocabulary.json``)."""
-    path = Path(ckpt)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    file = path.parent.parent / VOCABULARY_FILE
-    if not file.is_file():
-        raise CheckpointError(f"no {VOCABULARY_FILE} of the training run beside {path} (expected {file}); "
-                              "runs of xsell.train write it")
-    try:
-        return Vocabulary.load(file)
-    except FormatError as exc:
-        raise CheckpointError(f"cannot read the item vocabulary of {path}: {exc}") from exc
+    if not Path(ckpt).is_file():
+        raise CheckpointError(f"checkpoint not found: {ckpt}")
+    return RunDir.of_checkpoint(ckpt).load_vocabulary(needed_by=ckpt)
 
 
 def grow_state(old: Mapping[str, Tensor], new: Mapping[str, Tensor], old_items: int, new_items: int,
@@ -91,6 +84,6 @@ def grow_state(old: Mapping[str, Tensor], new: Mapping[str, Tensor], old_items: 
 def warm_start(model: nn.Module, ckpt: str | Path, old_items: int, new_items: int) -> nn.Module:
     """Load checkpoint ``ckpt`` (a catalog of ``old_items`` indices) into ``model`` (built for ``new_items``)
     with :func:`grow_state`; returns ``model``."""
-    state = grow_state(model_weights(ckpt), model.state_dict(), old_items, new_items, str(ckpt))
+    state = grow_state(checkpoint_weights(ckpt), model.state_dict(), old_items, new_items, str(ckpt))
     model.load_state_dict(state)
     return model

@@ -1,0 +1,90 @@
+"""Evaluate a trained checkpoint or a baseline on a data set configured exactly as for training, and
+report (``python -m xsell.evaluate`` wraps :func:`evaluate_run`).
+
+A checkpoint is rebuilt from the ``config.yaml`` of its training run (model, hybrid inputs) and must match
+the data's catalog; a baseline (``configs/baselines/``) is fitted on the training part. Both go through the
+same evaluation path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from xsell.atomic import write_text_atomic
+from xsell.baselines import MostPopular
+from xsell.config_checks import check_config
+from xsell.crosssell.catalog import ItemCatalog
+from xsell.crosssell.pipeline import build_pipeline
+from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
+from xsell.runs import RunDir
+from xsell.training.builders import build_baseline
+from xsell.training.checkpoint import load_checkpoint_model
+
+
+def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md, ranks per part and plots
+    of the last part (the model beside the ``cfg.compare`` baselines)."""
+    check_config(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.ckpt:
+        model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.data)
+        name = RunDir.of_checkpoint(cfg.ckpt).path.name
+        score = model.score
+    elif cfg.get("baselines"):
+        datamodule = instantiate(cfg.data)
+        datamodule.setup()
+        scorer = instantiate(cfg.baselines).fit(datamodule.log)
+        name = type(scorer).__name__
+        score = scorer.score
+    else:
+        raise ValueError("give ckpt=PATH (a training checkpoint) or baselines=NAME (pop, itemknn, ...)")
+    reference = MostPopular().fit(datamodule.log).score if cfg.get("reference") == "pop" else None
+    compared = {type(b).__name__: b.fit(datamodule.log) for b in map(build_baseline, cfg.get("compare") or [])}
+    compared.pop(name, None)
+
+    metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
+                                                      if k != "columns"}}
+    plain = None
+    if cfg.get("rules"):  # cross-sell rules (configs/rules/) re-rank the scores; the plain model is compared
+        rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(datamodule))
+        plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
+        metrics["rules"] = rules.describe()
+    reports: dict[str, EvaluationReport] = {}
+    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
+                   sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal)
+    with torch.no_grad():
+        for part in cfg.parts:
+            report = evaluate(score, datamodule, baseline=reference, part=part, name=name, **options)
+            reports[part] = report
+            metrics[part] = report.metrics
+            report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
+        last = cfg.parts[-1]
+        others = [evaluate(b.score, datamodule, part=last, name=n, **options) for n, b in compared.items()]
+        if plain is not None:
+            others.insert(0, evaluate(plain, datamodule, part=last, name=f"{name} without rules", **options))
+        trigger = None
+        if cfg.get("trigger"):  # trigger-point window metrics (configs/trigger/), next to leave-one-out ones
+            trigger = instantiate(cfg.trigger).evaluate(score, datamodule, ks=tuple(cfg.ks),
+                                                        exclude_seen=cfg.exclude_seen)
+            metrics["trigger"] = trigger.metrics
+    if others:
+        metrics["compare"] = {report.name: {last: report.metrics} for report in others}
+    sections = [f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()]
+    if others:
+        sections.append(f"# {name} beside the baselines: {last}\n\n{comparison_table([reports[last], *others])}")
+    if trigger is not None:
+        sections.append(f"# {name} at trigger points\n\n{trigger.to_markdown()}")
+    RunDir(output_dir).save_metrics(metrics)
+    write_text_atomic(output_dir / "report.md", "\n\n".join(sections))
+    reports[last].plot(output_dir / "plots", *others)
+    headline = reports[last].metrics
+    print(f"{name} {cfg.parts[-1]}: ndcg@10 {headline.get('ndcg@10', float('nan')):.4f} "
+          f"recall@10 {headline.get('recall@10', float('nan')):.4f} -> {output_dir}")
+    return metrics

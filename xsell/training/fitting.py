@@ -1,0 +1,78 @@
+"""Training as a function of its config: instantiate, fit, validate and test the best checkpoint, run the
+``after_fit`` steps, write ``metrics.json`` once and return it (``python -m xsell.train`` wraps this)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from xsell.config_checks import check_config
+from xsell.runs import RunDir
+from xsell.training.after_fit import FitContext
+from xsell.training.builders import build_datamodule, build_model, check_optimized_metric
+from xsell.training.callbacks import RunStatistics
+from xsell.training.warm_start import run_vocabulary, warm_start
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit, pick the best validation checkpoint, evaluate it on validation and test, run ``cfg.after_fit``,
+    write ``<run>/metrics.json`` and return its content."""
+    check_config(cfg)
+    check_optimized_metric(str(cfg.get("optimized_metric") or "val/ndcg@10"), cfg.module.get("sampled_negatives"))
+    run = RunDir(cfg.paths.output_dir).create()  # refuses a folder another run already writes to
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    run.save_config(cfg)
+
+    init_from = cfg.get("init_from")  # warm start: grow the checkpoint's vocabulary, copy its weights
+    base_vocab = run_vocabulary(init_from) if init_from else None
+    datamodule = build_datamodule(cfg, base_vocab)
+    run.save_vocabulary(datamodule.log.item_vocab)
+    model = build_model(cfg, datamodule)
+    if init_from:
+        warm_start(model, init_from, len(base_vocab), datamodule.num_items)
+    loss = instantiate(cfg.loss)
+    if cfg.get("feedback"):
+        loss = instantiate(cfg.feedback.loss)(loss)
+    module = instantiate(cfg.module)(model=model, loss=loss, item_counts=datamodule.item_counts(), seed=cfg.seed)
+    statistics = RunStatistics()
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [statistics]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    ckpt_path = best or None
+    trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False, weights_only=True)
+    trainer.test(module, datamodule=datamodule, verbose=False)  # the best weights: validate restored them
+
+    metrics: dict[str, Any] = {
+        "val": module.results.get("val", {}),
+        "test": module.results.get("test", {}),
+        **statistics.summary(),
+        "wall_seconds": time.perf_counter() - start,
+        "best_checkpoint": best,
+        "data": {k: v for k, v in datamodule.summary().items() if k != "columns"},
+        "model": cfg.model._target_,
+        "loss": cfg.loss._target_,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+    }
+    context = FitContext(cfg, model, datamodule, run, metrics, best_checkpoint=best or None)
+    for step in (cfg.get("after_fit") or {}).values():
+        if step is not None:
+            instantiate(step)(context)
+    run.save_metrics(metrics)
+    return metrics
+
+
+def optimized_value(cfg: DictConfig, metrics: dict[str, Any]) -> float | None:
+    """The value of ``cfg.optimized_metric`` (``val/ndcg@10``) in ``metrics``: what a sweeper maximises."""
+    stage, _, name = str(cfg.get("optimized_metric", "")).partition("/")
+    return metrics.get(stage, {}).get(name)
