@@ -83,12 +83,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
     init_from = cfg.get("init_from")  # warm start: grow the checkpoint's vocabulary, copy its weights
     base_vocab = run_vocabulary(init_from) if init_from else None
     datamodule = build_datamodule(cfg, base_vocab)
-    datamodule.log.item_vocab.save(output_dir / VOCABULARY_FILE)
     model = build_model(cfg, datamodule)
     if init_from:
         warm_start(model, init_from, len(base_vocab), datamodule.num_items)
@@ -100,6 +98,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [statistics]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if trainer.is_global_zero:  # with several processes, one writes the run's files
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        datamodule.log.item_vocab.save(output_dir / VOCABULARY_FILE)
 
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
@@ -119,6 +120,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "loss": cfg.loss._target_,
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
+    if not trainer.is_global_zero:
+        return metrics
     if cfg.get("baseline"):
         popularity = MostPopular().fit(datamodule.log)
         evaluation = dict(ks=tuple(cfg.module.ks), exclude_seen=cfg.module.exclude_seen,

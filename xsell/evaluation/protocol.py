@@ -80,6 +80,14 @@ class RankingEvaluation:
                                      self.sampled_negatives, self.generator, self.weights)
         self.sampled.update(ranks)
 
+    def sum_over_processes(self, all_reduce_sum: Callable[[Tensor], Tensor]) -> None:
+        """Combine the shares of the targets that several processes ranked (see
+        :meth:`RankingAccumulator.sum_over_processes`): full-ranking metrics then equal a one-process run's
+        (up to float64 summation order). Sampled ones are drawn per process and agree in distribution only."""
+        self.full.sum_over_processes(all_reduce_sum)
+        if self.sampled_negatives:
+            self.sampled.sum_over_processes(all_reduce_sum)
+
     def compute(self) -> dict[str, float]:
         return {**self.full.compute(), **self.sampled.compute()}
 
