@@ -33,9 +33,11 @@ class RunStatistics(pl.Callback):
         self._validation_seconds = 0.0
         self._validation_start = 0.0
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.world_size = trainer.world_size
         self.train_batches_per_epoch = trainer.num_training_batches  # this process's share
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
         self._validation_seconds = 0.0
 
