@@ -39,9 +39,9 @@ def target_ranks(scores: Tensor, targets: Tensor, exclude: Tensor | None = None)
     return torch.where(_misses(targets, target_score), MISS, at_least)
 
 
-# Catalog items scored at once by :func:`blocked_target_ranks`: a [rows, block] float32 score block of 128-1024
+# Catalog items scored at once by :func:`blocked_target_ranks`: a [rows, block] float32 score block of 128-512
 # rows stays within the CPU caches, where a [rows, N] one of a million-item catalog goes out to memory twice.
-ITEM_BLOCK = 2048
+ITEM_BLOCK = 1024
 
 
 def blocked_target_ranks(queries: Tensor, items: Tensor, targets: Tensor, exclude: Tensor | None = None,

@@ -152,7 +152,8 @@ class NextItemModule(pl.LightningModule):
         self._evaluation(stage).reset()
 
     def _step(self, batch: SequenceBatch, stage: str) -> None:
-        self._evaluation(stage).update_from(self.model.score, batch)
+        # the model scores by a dot product (``score``): rank block by block over the catalog, no [B, N] scores
+        self._evaluation(stage).update_vectors(self.model.encode(batch), self.model.item_embeddings(), batch)
 
     def _finish(self, stage: str) -> None:
         evaluation = self._evaluation(stage)
