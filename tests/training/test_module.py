@@ -67,6 +67,13 @@ def test_learns_better_than_popularity(trained):
     assert recall > 1.5 * popularity["recall@10"], (recall, popularity)
 
 
+def test_logged_metrics_are_those_of_the_score_matrix_path(trained):
+    # the module ranks block by block over the catalog; evaluate_scorer ranks a [rows, N] score matrix
+    _, dm, module = trained
+    expected = evaluate_scorer(module.model.score, dm.test_dataloader(), ks=module.ks)
+    assert module.results["test"] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
 def antecedent_purchases(shop, dm):
     """Histories that end in the purchase of an antecedent category, and each item index's category."""
     truth = shop.ground_truth

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import pytorch_lightning as pl_lightning
 import torch
+from pytorch_lightning.trainer.states import TrainerStatus
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from xsell.data.batch import SequenceBatch
@@ -22,6 +23,7 @@ from xsell.data.features import FeatureSpec, FeatureTable, build_feature_table
 from xsell.data.feedback import EncodedFeedback, encode_feedback
 from xsell.data.interactions import Interactions
 from xsell.data.pipeline import SplitName, prepare_split
+from xsell.data.sampler import LengthGroupedBatchSampler, length_ordered_batches
 from xsell.data.schema import DEFAULT_EVENT_TYPES, ITEM, PAD_INDEX, USER, EventTypes
 from xsell.data.sequences import (
     EncodedLog,
@@ -37,35 +39,6 @@ from xsell.data.vocabulary import Vocabulary
 from xsell.errors import EmptyDataError, SchemaError
 
 Objective = Literal["causal", "cloze"]
-
-
-class LengthGroupedBatchSampler(Sampler[list[int]]):
-    """Random batches of similar length, so that padding columns can be cut from each batch.
-
-    Indices are shuffled, cut into groups of ``group_batches`` batches, sorted by length inside each
-    group, batched, and the batches shuffled again: every epoch sees every window once in random order,
-    while most batches carry little padding.
-    """
-
-    def __init__(self, lengths: np.ndarray, batch_size: int, generator: torch.Generator,
-                 group_batches: int = 32) -> None:
-        self.lengths = torch.as_tensor(lengths)
-        self.batch_size = batch_size
-        self.generator = generator
-        self.group = batch_size * group_batches
-
-    def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        order = torch.randperm(len(self.lengths), generator=self.generator)
-        batches = []
-        for start in range(0, len(order), self.group):
-            group = order[start:start + self.group]
-            group = group[self.lengths[group].argsort(descending=True, stable=True)]
-            batches.extend(group.split(self.batch_size))
-        for i in torch.randperm(len(batches), generator=self.generator).tolist():
-            yield batches[i].tolist()
 
 
 def _trim(width: int, *columns: torch.Tensor) -> list[torch.Tensor]:
@@ -324,7 +297,6 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         )
         self.num_workers = num_workers
         self.seed = seed
-        self._epochs_served = 0
         self.data: Interactions | None = None
         self.split: Split | None = None
         self.log: EncodedLog | None = None
@@ -437,9 +409,9 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
                                  source=data.name, rows=len(self.log.user))
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed + self._epochs_served)
-        self._epochs_served += 1
-        sampler = LengthGroupedBatchSampler(self.train_set.lengths.numpy(), self.batch_size, generator)
+        rank, processes = self._shard()
+        sampler = LengthGroupedBatchSampler(self.train_set.lengths, self.batch_size, self.seed,
+                                            num_replicas=processes, rank=rank)
         return self._loader(self.train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:
@@ -449,9 +421,17 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         return self._loader(self.test_set, self._by_length(self.test_set))
 
     def _by_length(self, dataset: EvaluationTargets) -> list[list[int]]:
-        """Fixed batches of targets ordered by history length (metrics are sums: order does not matter)."""
-        order = dataset.lengths.argsort(descending=True, stable=True)
-        return [chunk.tolist() for chunk in order.split(self.eval_batch_size)]
+        """Fixed batches of (this process's share of) the targets ordered by history length."""
+        rank, processes = self._shard()
+        return length_ordered_batches(dataset.lengths, self.eval_batch_size, num_replicas=processes, rank=rank)
+
+    def _shard(self) -> tuple[int, int]:
+        """``(rank, processes)`` of the running trainer that asks for a loader: it gets this process's share.
+        Anyone else (a baseline's evaluation, a report, a test) gets all the data."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.status != TrainerStatus.RUNNING:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
 
     def _loader(self, dataset: Dataset, sampler: Sampler | list[list[int]]) -> DataLoader:
         return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,

@@ -7,7 +7,7 @@ and divided once, so results do not depend on the batch size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
@@ -46,6 +46,15 @@ class RankingAccumulator:
         for name, values in metrics_from_ranks(ranks.detach().cpu(), self.ks, self.prefix).items():
             self.sums[name] = self.sums.get(name, 0.0) + float(values.sum())
         self.count += int(ranks.numel())
+
+    def sum_over_processes(self, all_reduce_sum: Callable[[Tensor], Tensor]) -> None:
+        """Replace this process's sums by those of all processes, each of which accumulated its share of
+        the rows: ``all_reduce_sum`` sums a float64 tensor over the processes (every one must call this)."""
+        names = list(metrics_from_ranks(torch.zeros(0), self.ks, self.prefix))  # the same layout everywhere
+        totals = torch.tensor([self.sums.get(n, 0.0) for n in names] + [float(self.count)], dtype=torch.float64)
+        totals = all_reduce_sum(totals).cpu()
+        self.sums = dict(zip(names, totals[:-1].tolist(), strict=True))
+        self.count = int(totals[-1])
 
     def compute(self) -> dict[str, float]:
         if self.count == 0:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from xsell.data.batch import SequenceBatch
 from xsell.evaluation.metrics import RankingAccumulator
-from xsell.evaluation.ranking import sampled_target_ranks, target_ranks
+from xsell.evaluation.ranking import blocked_target_ranks, sampled_target_ranks, target_ranks
 
 # Rows scored at once: a [rows, N] score matrix of a large catalog stays small enough for the cache and
 # the allocator's reuse (Amazon Games, 23.7k items: 128 rows evaluate about 2x faster than 4,096).
@@ -66,6 +66,16 @@ class RankingEvaluation:
         for part in batch.split(SCORE_ROWS):
             self.update(score(part), part)
 
+    def update_vectors(self, queries: Tensor, items: Tensor, batch: SequenceBatch) -> None:
+        """Add one batch of a dot-product scorer, ``queries`` ``[B, D]`` against ``items`` ``[N, D]``, ranked
+        block by block over the catalog (:func:`blocked_target_ranks`: no ``[B, N]`` score matrix); the same
+        ranks as ``update(queries @ items.T, batch)``. Sampled ranks, when asked, still score the catalog."""
+        exclude = batch.exclude if self.exclude_seen else None
+        self.full.update(blocked_target_ranks(queries, items, batch.target, exclude))
+        if self.sampled_negatives:
+            for part, part_queries in zip(batch.split(SCORE_ROWS), queries.split(SCORE_ROWS), strict=True):
+                self._add_sampled(part_queries @ items.T, part)
+
     def update_sampled(self, scores: Tensor, batch: SequenceBatch) -> None:
         """Add only the sampled ranks of a batch already scored in one piece (``[B, N]``), for a caller that
         ranks the full catalog itself (a rank table). Slice by slice as ``update_from`` scores, so that both
@@ -79,6 +89,14 @@ class RankingEvaluation:
         ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
                                      self.sampled_negatives, self.generator, self.weights)
         self.sampled.update(ranks)
+
+    def sum_over_processes(self, all_reduce_sum: Callable[[Tensor], Tensor]) -> None:
+        """Combine the shares of the targets that several processes ranked (see
+        :meth:`RankingAccumulator.sum_over_processes`): full-ranking metrics then equal a one-process run's
+        (up to float64 summation order). Sampled ones are drawn per process and agree in distribution only."""
+        self.full.sum_over_processes(all_reduce_sum)
+        if self.sampled_negatives:
+            self.sampled.sum_over_processes(all_reduce_sum)
 
     def compute(self) -> dict[str, float]:
         return {**self.full.compute(), **self.sampled.compute()}

@@ -20,15 +20,22 @@ def peak_memory_mb() -> float:
 
 
 class RunStatistics(pl.Callback):
-    """Records epochs, training seconds (training batches only, no validation) and sequences per second."""
+    """Records epochs, training seconds (training batches only, no validation), sequences per second (all
+    processes together), the number of processes and the training batches each runs per epoch."""
 
     def __init__(self) -> None:
         self.train_seconds = 0.0
         self.sequences = 0
         self.epochs = 0
+        self.world_size = 1
+        self.train_batches_per_epoch = 0
         self._epoch_start = 0.0
         self._validation_seconds = 0.0
         self._validation_start = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.world_size = trainer.world_size
+        self.train_batches_per_epoch = trainer.num_training_batches  # this process's share
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
@@ -47,10 +54,17 @@ class RunStatistics(pl.Callback):
         self.train_seconds += time.perf_counter() - self._epoch_start - self._validation_seconds
         self.epochs += 1
 
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.world_size > 1:  # every process trained its own share of the windows
+            shares = torch.tensor(float(self.sequences), dtype=torch.float64, device=pl_module.device)
+            self.sequences = int(trainer.strategy.reduce(shares, reduce_op="sum").item())
+
     def summary(self) -> dict[str, float]:
         return {
             "epochs": self.epochs,
             "train_seconds": self.train_seconds,
             "train_sequences_per_second": self.sequences / self.train_seconds if self.train_seconds else 0.0,
             "peak_memory_mb": peak_memory_mb(),
+            "world_size": self.world_size,
+            "train_batches_per_epoch": self.train_batches_per_epoch,
         }

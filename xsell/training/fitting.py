@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.utilities import rank_zero_only
 
 from xsell.config_checks import check_config
 from xsell.runs import RunDir
@@ -24,16 +25,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     write ``<run>/metrics.json`` and return its content."""
     check_config(cfg)
     check_optimized_metric(str(cfg.get("optimized_metric") or "val/ndcg@10"), cfg.module.get("sampled_negatives"))
-    run = RunDir(cfg.paths.output_dir).create()  # refuses a folder another run already writes to
+    run = RunDir(cfg.paths.output_dir)
+    if rank_zero_only.rank == 0:  # with several processes, rank 0 claims and writes the run's files
+        run.create()  # refuses a folder another run already writes to
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    run.save_config(cfg)
 
     init_from = cfg.get("init_from")  # warm start: grow the checkpoint's vocabulary, copy its weights
     base_vocab = run_vocabulary(init_from) if init_from else None
     datamodule = build_datamodule(cfg, base_vocab)
-    run.save_vocabulary(datamodule.log.item_vocab)
     model = build_model(cfg, datamodule)
     if init_from:
         warm_start(model, init_from, len(base_vocab), datamodule.num_items)
@@ -45,6 +46,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [statistics]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if trainer.is_global_zero:
+        run.save_config(cfg)
+        run.save_vocabulary(datamodule.log.item_vocab)
 
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
@@ -64,6 +68,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "loss": cfg.loss._target_,
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
+    if not trainer.is_global_zero:
+        return metrics
     context = FitContext(cfg, model, datamodule, run, metrics, best_checkpoint=best or None)
     for step in (cfg.get("after_fit") or {}).values():
         if step is not None:

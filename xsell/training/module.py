@@ -151,7 +151,8 @@ class NextItemModule(pl.LightningModule):
         if stage not in self.evaluations:
             self.evaluations[stage] = RankingEvaluation(
                 self.ks, exclude_seen=self.exclude_seen, sampled_negatives=self.sampled_negatives,
-                sampled_proposal=self.sampled_proposal, item_counts=self.item_counts, seed=self.seed
+                sampled_proposal=self.sampled_proposal, item_counts=self.item_counts,
+                seed=self.seed + self.global_rank,  # each process draws its own sampled negatives
             )
         return self.evaluations[stage]
 
@@ -159,10 +160,15 @@ class NextItemModule(pl.LightningModule):
         self._evaluation(stage).reset()
 
     def _step(self, batch: SequenceBatch, stage: str) -> None:
-        self._evaluation(stage).update_from(self.model.score, batch)
+        # the model scores by a dot product (``score``): rank block by block over the catalog, no [B, N] scores
+        self._evaluation(stage).update_vectors(self.model.encode(batch), self.model.item_embeddings(), batch)
 
     def _finish(self, stage: str) -> None:
-        metrics = self._evaluation(stage).compute()
+        evaluation = self._evaluation(stage)
+        if self.trainer.world_size > 1:  # each process ranked its share of the targets
+            evaluation.sum_over_processes(
+                lambda totals: self.trainer.strategy.reduce(totals.to(self.device), reduce_op="sum"))
+        metrics = evaluation.compute()
         self.results[stage] = metrics
         for name, value in metrics.items():
             self.log(f"{stage}/{name}", value, prog_bar=name == "ndcg@10", sync_dist=True)

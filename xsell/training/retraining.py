@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 from rich.console import Console
 from torch import Tensor, nn
 
@@ -100,6 +101,8 @@ def retrain(cfg: DictConfig) -> dict[str, Any]:
     candidate_cfg.init_from = str(serving_ckpt)
     candidate_cfg.export = False
     metrics = train(candidate_cfg)
+    if rank_zero_only.rank != 0:  # trained by several processes: rank 0 alone compares and writes
+        return {}
     candidate_ckpt = metrics["best_checkpoint"] or str(RunDir(candidate_cfg.paths.output_dir).last_checkpoint)
     candidate, datamodule = load_checkpoint_model(candidate_ckpt, candidate_cfg.data)
     serving = warm_start(build_model(candidate_cfg, datamodule), serving_ckpt, old_items, datamodule.num_items).eval()
