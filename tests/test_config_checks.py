@@ -34,7 +34,7 @@ def test_the_shipped_configs_pass(name):
     ("data.max_len=0", "data.max_len=0 is not allowed"),
     ("data.batch_size=big", "data.batch_size='big' is not allowed: expected an integer >= 1"),
     ("data.eval_batch_size=-8", "data.eval_batch_size=-8 is not allowed"),
-    ("module.optimizer.lr=0", r"module.optimizer.lr=0 is not allowed: expected a number in \(0.0, inf\)"),
+    ("module.optimizer.lr=-0.001", r"module.optimizer.lr=-0.001 is not allowed: expected a number in \[0.0, inf\)"),
     ("module.optimizer.lr=fast", "module.optimizer.lr='fast' is not allowed"),
     ("module.ks=[10,0]", r"module.ks=\[10, 0\] is not allowed: expected a non-empty list of integers >= 1"),
     ("module.ks=[]", r"module.ks=\[\] is not allowed"),
