@@ -19,6 +19,7 @@ from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.baselines import MostPopular
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
+from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.train import CONFIG_DIR
 from xsell.training.checkpoint import load_checkpoint_model
@@ -56,7 +57,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     compared.pop(name, None)
 
     metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
-                                                      if k != "columns"}}
+                                                      if k != "columns"},
+                               "seen_items": seen_items_label(cfg.exclude_seen)}
     plain = None
     if cfg.get("rules"):  # cross-sell rules (configs/rules/) re-rank the scores; the plain model is compared
         rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(datamodule))
@@ -84,7 +86,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         metrics["compare"] = {report.name: {last: report.metrics} for report in others}
     sections = [f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()]
     if others:
-        sections.append(f"# {name} beside the baselines: {last}\n\n{comparison_table([reports[last], *others])}")
+        sections.append(f"# {name} beside the baselines: {last}, {seen_items_label(cfg.exclude_seen)}\n\n"
+                        f"{comparison_table([reports[last], *others])}")
     if trigger is not None:
         sections.append(f"# {name} at trigger points\n\n{trigger.to_markdown()}")
     write_json_atomic(output_dir / "metrics.json", metrics)

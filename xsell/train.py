@@ -26,7 +26,7 @@ from xsell.crosssell.pipeline import build_pipeline
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.data.vocabulary import Vocabulary
-from xsell.evaluation.protocol import evaluate_scorer
+from xsell.evaluation.protocol import evaluate_scorer, seen_items_label
 from xsell.training.callbacks import RunStatistics
 from xsell.training.warm_start import VOCABULARY_FILE, run_vocabulary, warm_start
 
@@ -117,6 +117,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "data": {k: v for k, v in datamodule.summary().items() if k != "columns"},
         "model": cfg.model._target_,
         "loss": cfg.loss._target_,
+        "seen_items": seen_items_label(cfg.module.exclude_seen),
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
     if cfg.get("baseline"):
@@ -159,7 +160,8 @@ def evaluate_with_rules(rules: dict, model: torch.nn.Module, datamodule: Sequenc
 
 def print_report(metrics: dict[str, Any], output_dir: Path) -> None:
     """A table of test metrics, the model beside the popularity baseline."""
-    table = Table(title=f"test metrics (full ranking) - {metrics['model'].rsplit('.', 1)[-1]}")
+    model = metrics["model"].rsplit(".", 1)[-1]
+    table = Table(title=f"test metrics (full ranking, {metrics['seen_items']}) - {model}")
     table.add_column("metric")
     table.add_column("model", justify="right")
     baseline = metrics.get("baselines", {}).get("popularity", {}).get("test", {})
