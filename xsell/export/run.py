@@ -95,7 +95,8 @@ def export_model(
         "source_checkpoint": source,
         "config": resolved,
         "data": {**summary, "fingerprint": data_fingerprint(datamodule.log)},
-        "metrics": None if metrics is None else {key: metrics.get(key) for key in ("val", "test", "seen_items")},
+        "metrics": None if metrics is None else {**{part: metrics.get(part) for part in ("val", "test")},
+                                                 **{k: v for k, v in metrics.items() if k == "seen_items"}},
         "protocol": {"exclude_seen": exclude_seen, "seen_items": seen_items_label(exclude_seen)},
         "rules": {"compiled": scorer.rules.describe(), "left_out": [] if pipeline is None else pipeline.left_out()},
     }
