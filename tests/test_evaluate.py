@@ -47,6 +47,7 @@ def test_checkpoint_evaluation_reproduces_training_metrics(trained, tmp_path):
     for name in ("sampled_hit@10", "sampled_ndcg@10", "sampled_mrr@20"):  # same negatives as the training run's
         assert sampled["test"][name] == pytest.approx(train_metrics["test"][name], abs=1e-9)
     assert json.loads((tmp_path / "metrics.json").read_text())["test"]["ndcg@10"] == metrics["test"]["ndcg@10"]
+    assert train_metrics["seen_items"] == metrics["seen_items"] == "seen items excluded"  # the default protocol
     assert (tmp_path / "report.md").read_text().startswith("# ")
     assert (tmp_path / "ranks_test.parquet").is_file()
 

@@ -58,9 +58,9 @@ def test_rules_reach_the_evaluation_metrics():
     dm = tiny_module()
     catalog_ = ItemCatalog.of(dm)
     constant = lambda batch: torch.zeros(len(batch), dm.num_items)  # noqa: E731 - lists i0, i1, ... by index
-    plain = evaluate(constant, dm, ks=(2,), n_resamples=10)
+    plain = evaluate(constant, dm, ks=(2,), n_resamples=10, exclude_seen=False)
     pipeline = build_pipeline([lambda catalog: ComplementMode(catalog, factor=0.0)], catalog_)
-    ruled = evaluate(pipeline.wrap(constant), dm, ks=(2,), n_resamples=10)
+    ruled = evaluate(pipeline.wrap(constant, exclude_seen=False), dm, ks=(2,), n_resamples=10, exclude_seen=False)
     assert plain.metrics["complement_rate@2"] < 1.0
     assert ruled.metrics["complement_rate@2"] == 1.0
     # a target in the last item's category can no longer be found: a certain miss, never a free hit

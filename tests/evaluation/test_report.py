@@ -19,8 +19,10 @@ KS = (1, 3, 10)
 def reports():
     dm = tiny_module()
     popularity = MostPopular().fit(dm.log)
-    model = evaluate(oracle(dm.num_items), dm, ks=KS, baseline=popularity.score, name="oracle", n_resamples=200)
-    baseline = evaluate(popularity.score, dm, ks=KS, name="popularity", part="validation", n_resamples=200)
+    kept = dict(exclude_seen=False)  # the numbers below were worked out with seen items kept
+    model = evaluate(oracle(dm.num_items), dm, ks=KS, baseline=popularity.score, name="oracle", n_resamples=200,
+                     **kept)
+    baseline = evaluate(popularity.score, dm, ks=KS, name="popularity", part="validation", n_resamples=200, **kept)
     return dm, popularity, model, baseline
 
 
@@ -82,7 +84,7 @@ def test_frames_and_markdown(reports):
     both = report_frame([model, baseline])
     assert both.get_column("report").unique().sort().to_list() == ["oracle", "popularity"]
     text = model.to_markdown()
-    assert text.startswith("## oracle: test, 4 predictions")
+    assert text.startswith("## oracle: test, 4 predictions, seen items kept")
     for heading in ("| metric | @1 | @3 | @10 |", "### lift over the baseline", "### paired comparison",
                     "### by history_length", "### by group", "| 2-4 | 2 | 0.5000"):
         assert heading in text

@@ -95,7 +95,7 @@ def test_table_columns_from_the_batch():
                           users=torch.tensor([7, 8]), target=torch.tensor([3, 6]), target_event=torch.tensor([2, 4]),
                           exclude=torch.tensor([[2, 0, 0, 0, 0, 0], [2, 3, 3, 4, 5, 1]]))  # full history
     scores = torch.arange(7, dtype=torch.float).expand(2, -1)  # item 6 best
-    table = rank_table(lambda b: scores, [batch], k=2, rows=[[11, 10]])
+    table = rank_table(lambda b: scores, [batch], k=2, rows=[[11, 10]], exclude_seen=False)
     assert table.to_dicts() == [
         {"row": 10, "user": 8, "target": 6, "rank": 1, "history_length": 6, "last_item": 5, "last_event": 3,
          "target_event": 4, "top_k": [6, 5]},

@@ -95,7 +95,8 @@ def test_new_items_only_drops_what_the_user_already_touched(shop):
 
 
 def test_window_hits_with_pessimistic_ties(shop):
-    result = TriggerWindow(triggers=("cart",), window_days=14).evaluate(fixed(shop), shop, ks=(1, 2, 3, 4))
+    result = TriggerWindow(triggers=("cart",), window_days=14).evaluate(fixed(shop), shop, ks=(1, 2, 3, 4),
+                                                                         exclude_seen=False)
     rows = by_trigger(shop, result.table)
     # a: i2 rank 2; b: i4 rank 4 (tied with i1: ties go against it); c: [i5, i3], the best i3 rank 1
     assert {key: row["best_rank"] for key, row in rows.items()} == {

@@ -4,6 +4,7 @@ serving with torch alone in a fresh process that never imports xsell."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,14 @@ import textwrap
 import polars as pl
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from tests.export.toy import COUNTS, ITEM_TABLE, MANIFEST, LastItem
 from xsell.errors import BundleError, OutputError
 from xsell.export import bundle as bundle_module
 from xsell.export.bundle import load_bundle, reference, write_bundle
 from xsell.export.parity import Parity
+from xsell.export.run import export_model
 from xsell.export.scorer import TopKScorer
 
 ITEMS = pl.DataFrame({"index": [0, 1, 2], "item_id": [None, None, "a"]})
@@ -53,6 +56,23 @@ def test_recommend_maps_original_ids_both_ways(export_of, shop):
     assert not set(history) & {item for item, _ in top[0]}  # history items are excluded
     popular = shop.log.item_vocab.decode(exported.datamodule.item_counts().argsort(descending=True)[:5].tolist())
     assert {item for item, _ in top[1]} == set(popular) == {item for item, _ in top[2]}
+
+
+def test_bundle_follows_the_runs_seen_items_protocol(export_of, shop, tmp_path):
+    history = shop.log.item_vocab.decode(shop.test_set.items[0][shop.test_set.items[0] > 0].tolist())
+    everything = shop.num_items - 2  # k = every catalog item: the history is in the list exactly when kept
+    default = export_of("gru4rec").bundle  # its config predates the key: excluded, as the scorer always did
+    assert default.manifest["protocol"] == {"exclude_seen": True, "seen_items": "seen items excluded"}
+    served = {item for item, score in default.recommend([history], k=everything)[0] if score > -math.inf}
+    assert not served & set(history) and len(served) == everything - len(set(history))
+    config = OmegaConf.create({"model": {"_target_": "xsell.models.GRU4Rec"}, "exclude_seen": False})
+    model = export_of("gru4rec").model
+    kept = load_bundle(export_model(model, shop, config, tmp_path / "kept",
+                                    metrics={"test": {"ndcg@10": 0.5}, "seen_items": "seen items kept"}))
+    assert kept.manifest["protocol"] == {"exclude_seen": False, "seen_items": "seen items kept"}
+    assert kept.manifest["scorer"]["exclude_history"] is False
+    assert set(history) <= {item for item, _ in kept.recommend([history], k=everything)[0]}
+    assert "seen items kept." in (tmp_path / "kept" / "README.md").read_text()
 
 
 def test_hybrid_bundle_takes_event_types_and_time_gaps(export_of):

@@ -43,7 +43,8 @@ def test_training_ends_with_a_verified_bundle_and_an_example(trained):
     bundle = load_bundle(run / "bundle")
     manifest = bundle.manifest
     assert manifest["model"]["name"] == "GRU4Rec" and manifest["model"]["max_len"] == 12
-    assert manifest["metrics"] == {part: metrics[part] for part in ("val", "test")}
+    assert manifest["metrics"] == {**{part: metrics[part] for part in ("val", "test")}, "seen_items": "seen items excluded"}
+    assert manifest["protocol"] == {"exclude_seen": True, "seen_items": "seen items excluded"}  # the default
     assert manifest["source_checkpoint"] == metrics["best_checkpoint"]
     assert manifest["config"]["model"]["_target_"] == "xsell.models.GRU4Rec"
     assert json.loads((run / "metrics.json").read_text()) == metrics  # the export does not touch metrics.json

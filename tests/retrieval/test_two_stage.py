@@ -46,21 +46,24 @@ def test_retrieve_returns_ids_and_scores_never_padding_or_seen(setup):
 
 def test_two_stage_with_the_whole_catalog_as_candidates_is_the_ranker(setup):
     datamodule, _, ranker, retriever = setup
-    everything = TwoStageScorer(retriever, ranker, candidates=datamodule.log.item_vocab.num_known)
-    expected = evaluate_scorer(ranker.score, datamodule.val_dataloader(), ks=(1, 10, 50))
-    assert evaluate_scorer(everything, datamodule.val_dataloader(), ks=(1, 10, 50)) == pytest.approx(expected)
+    everything = TwoStageScorer(retriever, ranker, candidates=datamodule.log.item_vocab.num_known, exclude_seen=False)
+    expected = evaluate_scorer(ranker.score, datamodule.val_dataloader(), ks=(1, 10, 50), exclude_seen=False)
+    assert evaluate_scorer(everything, datamodule.val_dataloader(), ks=(1, 10, 50),
+                           exclude_seen=False) == pytest.approx(expected)
 
 
 def test_two_stage_recall_is_bounded_by_the_candidates(setup):
     datamodule, two_tower, ranker, retriever = setup
-    first_stage = evaluate_scorer(two_tower.score, datamodule.val_dataloader(), ks=(20,))
-    retrieved = evaluate_scorer(TwoStageScorer(retriever, None, candidates=20), datamodule.val_dataloader(), ks=(20,))
+    kept = dict(exclude_seen=False)  # seen items kept in both stages and in the evaluation
+    first_stage = evaluate_scorer(two_tower.score, datamodule.val_dataloader(), ks=(20,), **kept)
+    retrieved = evaluate_scorer(TwoStageScorer(retriever, None, candidates=20, **kept), datamodule.val_dataloader(),
+                                ks=(20,), **kept)
     assert retrieved["recall@20"] == pytest.approx(first_stage["recall@20"])  # exact index = full scoring
-    reranked = evaluate_scorer(TwoStageScorer(retriever, ranker, candidates=20), datamodule.val_dataloader(),
-                               ks=(20, 50))
+    reranked = evaluate_scorer(TwoStageScorer(retriever, ranker, candidates=20, **kept),
+                               datamodule.val_dataloader(), ks=(20, 50), **kept)
     assert reranked["recall@50"] == pytest.approx(first_stage["recall@20"])  # reordering keeps the same 20
     batch = next(iter(datamodule.val_dataloader()))
-    scores = TwoStageScorer(retriever, ranker, candidates=20)(batch)
+    scores = TwoStageScorer(retriever, ranker, candidates=20, **kept)(batch)
     assert (torch.isfinite(scores).sum(1) == 20).all()
 
 

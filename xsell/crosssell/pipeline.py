@@ -64,7 +64,7 @@ class RulePipeline:
             k = max(rule.k for rule in self.list_rules)
             return slots_first(scores, greedy_top_k(eligible, self.list_rules, k))
 
-    def wrap(self, score: Callable[[SequenceBatch], Tensor], *, exclude_seen: bool = False
+    def wrap(self, score: Callable[[SequenceBatch], Tensor], *, exclude_seen: bool = True
              ) -> Callable[[SequenceBatch], Tensor]:
         """``score(batch) -> [B, N]`` with the rules applied (``exclude_seen``: drop the history before the
         list rules fill their slots, as the evaluation will)."""

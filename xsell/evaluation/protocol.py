@@ -16,13 +16,21 @@ from xsell.evaluation.ranking import blocked_target_ranks, sampled_target_ranks,
 SCORE_ROWS = 128
 
 
+def seen_items_label(exclude_seen: bool) -> str:
+    """How a results table names the protocol: ``seen items excluded`` or ``seen items kept``."""
+    return "seen items excluded" if exclude_seen else "seen items kept"
+
+
 class RankingEvaluation:
     """Accumulates full-ranking metrics (and ``sampled_*`` ones when asked) batch by batch.
 
     Args:
-        ks: metric cut-offs. exclude_seen: drop each user's history from the ranking (never the target).
-        sampled_negatives: also rank against this many unseen negatives, reported as ``sampled_*`` when
-            drawn uniformly and ``sampled_pop_*`` when drawn by popularity.
+        ks: metric cut-offs. exclude_seen: drop each user's history from the ranking (never the target);
+            the default, as the exported scorer never recommends history items.
+        sampled_negatives: also rank against this many negatives, reported as ``sampled_*`` when drawn
+            uniformly and ``sampled_pop_*`` when drawn by popularity. The negatives follow ``exclude_seen``:
+            never a history item when seen items are excluded (the SASRec paper's protocol), any item but
+            the target when they are kept.
         sampled_proposal: ``uniform`` (the SASRec paper's protocol) or ``popularity`` (proportional to
             ``item_counts``, the training events per item index, without replacement).
         seed: seeds the negative sampler, so sampled numbers are reproducible.
@@ -32,7 +40,7 @@ class RankingEvaluation:
         self,
         ks: Sequence[int] = (10, 20),
         *,
-        exclude_seen: bool = False,
+        exclude_seen: bool = True,
         sampled_negatives: int | None = None,
         sampled_proposal: str = "uniform",
         item_counts: Tensor | None = None,
@@ -86,7 +94,8 @@ class RankingEvaluation:
             self._add_sampled(part_scores, part)
 
     def _add_sampled(self, scores: Tensor, batch: SequenceBatch) -> None:
-        ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), batch.exclude.cpu(),
+        seen = batch.exclude.cpu() if self.exclude_seen and batch.exclude is not None else None
+        ranks = sampled_target_ranks(scores.cpu(), batch.target.cpu(), seen,
                                      self.sampled_negatives, self.generator, self.weights)
         self.sampled.update(ranks)
 

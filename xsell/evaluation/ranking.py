@@ -87,12 +87,13 @@ def _first_occurrences(index: Tensor) -> Tensor:
 def sampled_target_ranks(
     scores: Tensor,
     targets: Tensor,
-    seen: Tensor,
+    seen: Tensor | None,
     num_negatives: int = 100,
     generator: torch.Generator | None = None,
     weights: Tensor | None = None,
 ) -> Tensor:
-    """Rank of the target among ``num_negatives`` items drawn from items the user never saw.
+    """Rank of the target among ``num_negatives`` items drawn from items the user never saw (``seen``
+    ``[B, M]``, 0 pads), or from every item but the target when ``seen`` is None (seen items kept).
 
     Uniformly by default: the protocol of the SASRec paper (target ranked among 101). With ``weights``
     (``[N]``, e.g. training item counts) items are drawn without replacement with probability proportional
@@ -105,11 +106,13 @@ def sampled_target_ranks(
                          f"{num_items - FIRST_INDEX}")
     allowed = torch.ones(batch, num_items, dtype=torch.bool, device=scores.device)
     allowed[:, :FIRST_INDEX] = False
-    allowed.scatter_(1, seen, False)
+    if seen is not None:
+        allowed.scatter_(1, seen, False)
     allowed.scatter_(1, targets.unsqueeze(1), False)
     if weights is not None:
         allowed &= (weights > 0).unsqueeze(0)
-    if num_items - FIRST_INDEX - seen.shape[1] - 1 < num_negatives:  # some user may have seen almost all
+    # some user may have seen almost all items
+    if seen is not None and num_items - FIRST_INDEX - seen.shape[1] - 1 < num_negatives:
         short = allowed.sum(1) < num_negatives  # those draw from all other items
         if short.any():
             allowed[short, FIRST_INDEX:] = True

@@ -31,7 +31,7 @@ from xsell.errors import SchemaError
 from xsell.evaluation import beyond_accuracy as ba
 from xsell.evaluation import segments as seg
 from xsell.evaluation.comparison import compare_runs
-from xsell.evaluation.protocol import RankingEvaluation
+from xsell.evaluation.protocol import RankingEvaluation, seen_items_label
 from xsell.evaluation.table import LAST_ITEM, TOP_K, mean_metrics, metric_values, rank_table
 from xsell.stats import bootstrap_ci
 
@@ -95,8 +95,7 @@ class EvaluationReport:
     def to_markdown(self, digits: int = 4) -> str:
         """Markdown tables: metrics by cut-off (95% CI in brackets), the baseline comparison, the segments."""
         frame = self.to_frame()
-        lines = [f"## {self.name}: {self.part}, {self.count} predictions"
-                 f"{', seen items excluded' if self.exclude_seen else ''}", ""]
+        lines = [f"## {self.name}: {self.part}, {self.count} predictions, {seen_items_label(self.exclude_seen)}", ""]
         cell = pl.col("value").round(digits).cast(pl.String)
         with_ci = pl.format("{} [{}, {}]", cell, pl.col("ci_low").round(digits), pl.col("ci_high").round(digits))
         cells = frame.with_columns(pl.when(pl.col("ci_low").is_not_null()).then(with_ci).otherwise(cell).alias("cell"))
@@ -139,7 +138,7 @@ def evaluate(
     datamodule,
     *,
     ks: Sequence[int] = (5, 10, 20),
-    exclude_seen: bool = False,
+    exclude_seen: bool = True,
     baseline: Scorer | None = None,
     part: str = "test",
     name: str = "model",
@@ -158,7 +157,8 @@ def evaluate(
         score: ``score(batch) -> [B, N]`` (batches are on the CPU; a GPU model's wrapper moves them).
         datamodule: a ``SequenceDataModule`` (``setup()`` is called if needed).
         ks: cut-offs; the rank table keeps the ``max(ks)`` best items per target.
-        exclude_seen: drop each user's history from the ranking and from the served lists.
+        exclude_seen: drop each user's history from the ranking, the served lists and the sampled negatives
+            (the default, as the exported scorer); False keeps seen items rankable.
         baseline: a second scorer (e.g. ``MostPopular().fit(datamodule.log).score``) evaluated on the
             same targets: adds ``lift_<metric>`` (metric / baseline metric; inf when only the baseline is 0,
             NaN when both are) and a paired comparison.

@@ -20,6 +20,7 @@ from xsell.baselines import MostPopular
 from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
+from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.runs import RunDir
 from xsell.training.builders import build_baseline
@@ -50,7 +51,8 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     compared.pop(name, None)
 
     metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
-                                                      if k != "columns"}}
+                                                      if k != "columns"},
+                               "seen_items": seen_items_label(cfg.exclude_seen)}
     plain = None
     if cfg.get("rules"):  # cross-sell rules (configs/rules/) re-rank the scores; the plain model is compared
         rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(datamodule))
@@ -78,7 +80,8 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
         metrics["compare"] = {report.name: {last: report.metrics} for report in others}
     sections = [f"# {name}: {part}\n\n{report.to_markdown()}" for part, report in reports.items()]
     if others:
-        sections.append(f"# {name} beside the baselines: {last}\n\n{comparison_table([reports[last], *others])}")
+        sections.append(f"# {name} beside the baselines: {last}, {seen_items_label(cfg.exclude_seen)}\n\n"
+                        f"{comparison_table([reports[last], *others])}")
     if trigger is not None:
         sections.append(f"# {name} at trigger points\n\n{trigger.to_markdown()}")
     RunDir(output_dir).save_metrics(metrics)

@@ -124,7 +124,7 @@ def rank_table(
     batches: Iterable[SequenceBatch],
     *,
     k: int = 20,
-    exclude_seen: bool = False,
+    exclude_seen: bool = True,
     rows: Iterable[Sequence[int] | np.ndarray | Tensor] | None = None,
 ) -> pl.DataFrame:
     """One row per prediction: rank of the target, context of the history, and the served top-``k``.

@@ -35,6 +35,7 @@ from xsell.data.datamodule import EvaluationTargets
 from xsell.data.schema import PAD_INDEX, TIMESTAMP
 from xsell.data.sequences import EncodedLog, pack_rows
 from xsell.data.splits import TRAIN
+from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.ranking import MISS, target_ranks
 from xsell.evaluation.report import target_batches
 
@@ -46,10 +47,12 @@ TARGETS = "targets"  # distinct target item indices in the window
 @dataclass
 class TriggerResult:
     """Metrics (plain floats) and one row per trigger: ``trigger`` (row), ``user``, ``trigger_event``,
-    ``targets`` (list of item indices) and ``best_rank`` (the best target's rank; MISS when none is found)."""
+    ``targets`` (list of item indices) and ``best_rank`` (the best target's rank; MISS when none is found);
+    ``exclude_seen``: whether the history was dropped from the ranking."""
 
     metrics: dict[str, float]
     table: pl.DataFrame
+    exclude_seen: bool = True
 
     def to_markdown(self, digits: int = 4) -> str:
         """The window metrics as a markdown table (one row per cut-off) and the trigger counts."""
@@ -58,7 +61,8 @@ class TriggerResult:
         rows += [f"| {k} | {self.metrics[f'window_hit@{k}']:.{digits}f} | {self.metrics[f'window_recall@{k}']:.{digits}f} |"
                  for k in ks]
         counts = (f"{int(self.metrics['window_triggers'])} triggers, {int(self.metrics['window_triggers_with_target'])} "
-                  f"with a target in their window ({int(self.metrics['window_targets'])} targets); metrics over those.")
+                  f"with a target in their window ({int(self.metrics['window_targets'])} targets); metrics over those, "
+                  f"{seen_items_label(self.exclude_seen)}.")
         return "\n".join([counts, "", *rows])
 
 
@@ -129,7 +133,7 @@ class TriggerWindow:
 
     @torch.no_grad()
     def evaluate(self, score: Callable[[SequenceBatch], Tensor], datamodule, *, ks: Sequence[int] = (5, 10, 20),
-                 exclude_seen: bool = False) -> TriggerResult:
+                 exclude_seen: bool = True) -> TriggerResult:
         """Window metrics of ``score(batch) -> [B, N]`` at every trigger of a set-up ``SequenceDataModule``.
 
         ``exclude_seen`` drops the history (trigger included) from the ranking, never a target.
@@ -163,7 +167,7 @@ class TriggerWindow:
             metrics[f"window_hit@{k}"] = float("nan") if empty else float((best <= k).mean())
             metrics[f"window_recall@{k}"] = float("nan") if empty else float((found[k] / sizes).mean())
         table = converted.with_columns(pl.Series("best_rank", best, dtype=pl.Int64))
-        return TriggerResult(metrics=metrics, table=table)
+        return TriggerResult(metrics=metrics, table=table, exclude_seen=exclude_seen)
 
 
 def _padded(lists: pl.Series) -> np.ndarray:

@@ -12,10 +12,12 @@ def _metrics_table(metrics: dict[str, Any] | None) -> str:
         return "No metrics: the training run had no `metrics.json`."
     rows = ["| metric | validation | test |", "|---|---:|---:|"]
     for name in CARD_METRICS:
-        values = [metrics.get(part, {}).get(name) for part in ("val", "test")]
+        values = [(metrics.get(part) or {}).get(name) for part in ("val", "test")]
         if any(v is not None for v in values):
             rows.append(f"| {name} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in values) + " |")
-    return "\n".join(rows) + "\n\nFull ranking over the whole catalog (leave-one-out targets of the training data)."
+    protocol = metrics.get("seen_items") or "seen items protocol not recorded"
+    return "\n".join(rows) + ("\n\nFull ranking over the whole catalog (leave-one-out targets of the training data), "
+                               f"{protocol}.")
 
 
 def _rules_line(rules: list[dict[str, Any]] | None) -> str:

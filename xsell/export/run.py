@@ -23,6 +23,7 @@ from xsell.crosssell.pipeline import build_pipeline
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.schema import ITEM
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
+from xsell.evaluation.protocol import seen_items_label
 from xsell.export.bundle import Bundle, load_bundle, write_bundle
 from xsell.export.manifest import data_fingerprint
 from xsell.export.scorer import TopKScorer
@@ -63,7 +64,8 @@ def export_model(
     Args:
         model: the trained sequence model. datamodule: the data it was trained on (set up).
         config: the run's training config (resolved into the manifest; ``inputs`` says which context
-            the model reads). metrics: the run's ``metrics.json`` content, if any.
+            the model reads; ``exclude_seen``, the run's protocol, decides whether the scorer may recommend
+            history items: never when the config predates the key). metrics: the run's ``metrics.json``.
         source: the checkpoint the weights came from (recorded). overwrite: replace an existing ``out``.
         rules: cross-sell rule factories (the instantiated ``configs/rules/<name>.yaml``); those that read only
             item tables are compiled into the scorer, the others (event types, whole-list rules) are left
@@ -72,6 +74,7 @@ def export_model(
     """
     resolved = OmegaConf.to_container(config, resolve=True)
     inputs = resolved.get("inputs", {})
+    exclude_seen = bool(resolved.get("exclude_seen", True))
     eager = copy.deepcopy(model).cpu().eval().requires_grad_(False)
     pipeline = build_pipeline(rules, ItemCatalog.of(datamodule)) if rules else None
     if pipeline is not None and pipeline.left_out():
@@ -80,6 +83,7 @@ def export_model(
     scorer = TopKScorer(eager, datamodule.item_counts(),
                         num_event_types=datamodule.num_event_types if inputs.get("event_types") else 0,
                         num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.get("time_gaps") else 0,
+                        exclude_history=exclude_seen,
                         rules=None if pipeline is None else pipeline.compiled())
     summary = {k: v for k, v in datamodule.summary().items() if k != "columns"}
     manifest = {
@@ -95,7 +99,9 @@ def export_model(
         "source_checkpoint": source,
         "config": resolved,
         "data": {**summary, "fingerprint": data_fingerprint(datamodule.log)},
-        "metrics": None if metrics is None else {part: metrics.get(part) for part in ("val", "test")},
+        "metrics": None if metrics is None else {**{part: metrics.get(part) for part in ("val", "test")},
+                                                 **{k: v for k, v in metrics.items() if k == "seen_items"}},
+        "protocol": {"exclude_seen": exclude_seen, "seen_items": seen_items_label(exclude_seen)},
         "rules": {"compiled": scorer.rules.describe(), "left_out": [] if pipeline is None else pipeline.left_out()},
     }
     return write_bundle(out, scorer, item_table(datamodule), manifest, overwrite=overwrite, key_file=key_file)

@@ -27,7 +27,7 @@ class TwoStageScorer:
     """
 
     def __init__(self, retriever: Retriever, ranker: nn.Module | None, candidates: int = 100,
-                 exclude_seen: bool = False) -> None:
+                 exclude_seen: bool = True) -> None:
         self.retriever = retriever
         self.ranker = ranker
         self.candidates = candidates

@@ -77,7 +77,8 @@ def evaluate_rules(ctx: FitContext) -> None:
 def print_report(ctx: FitContext) -> None:
     """A table of test metrics, the model beside the popularity baseline, and the run's cost."""
     metrics = ctx.metrics
-    table = Table(title=f"test metrics (full ranking) - {metrics['model'].rsplit('.', 1)[-1]}")
+    model = metrics["model"].rsplit(".", 1)[-1]
+    table = Table(title=f"test metrics (full ranking, {metrics['seen_items']}) - {model}")
     table.add_column("metric")
     table.add_column("model", justify="right")
     baseline = metrics.get("baselines", {}).get("popularity", {}).get("test", {})

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
 from xsell.config_checks import check_config
+from xsell.evaluation.protocol import seen_items_label
 from xsell.runs import RunDir
 from xsell.training.after_fit import FitContext
 from xsell.training.builders import build_datamodule, build_model, check_optimized_metric
@@ -66,6 +67,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "data": {k: v for k, v in datamodule.summary().items() if k != "columns"},
         "model": cfg.model._target_,
         "loss": cfg.loss._target_,
+        "seen_items": seen_items_label(cfg.module.exclude_seen),
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
     if not trainer.is_global_zero:

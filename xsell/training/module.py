@@ -53,7 +53,8 @@ class NextItemModule(pl.LightningModule):
         loss: a :class:`xsell.nn.losses.NextItemLoss` (full-softmax CE by default).
         optimizer: a partial taking the parameters (default AdamW, lr 1e-3, weight decay 0.01).
         warmup_fraction / min_lr_ratio: warm-up + cosine schedule over all training steps (None: constant).
-        ks: cut-offs of the logged metrics. exclude_seen: drop history items from the ranking.
+        ks: cut-offs of the logged metrics. exclude_seen: drop history items from the ranking (and from the
+            sampled negatives), as the exported scorer does.
         sampled_negatives: also log ``sampled_*`` metrics against this many uniform negatives (opt-in), or
             ``sampled_pop_*`` ones with ``sampled_proposal="popularity"`` (drawn by ``item_counts``).
         future_targets / future_decay: train each position of a causal model to predict the next
@@ -69,7 +70,7 @@ class NextItemModule(pl.LightningModule):
         warmup_fraction: float | None = 0.05,
         min_lr_ratio: float = 0.0,
         ks: Sequence[int] = (10, 20),
-        exclude_seen: bool = False,
+        exclude_seen: bool = True,
         sampled_negatives: int | None = None,
         sampled_proposal: str = "uniform",
         item_counts: Tensor | None = None,
