@@ -2,14 +2,13 @@
 
 Each has ``fit(log: EncodedLog) -> self``, learning only from training events (``log.part == TRAIN``), and
 ``score(batch: SequenceBatch) -> Tensor [B, N]`` with a score for every item index, so that
-``evaluate_scorer(baseline.score, datamodule.test_dataloader())`` evaluates it like any model.
+``evaluate_scorer(baseline.score, evaluation_batches(prepared, "test"))`` evaluates it like any model.
 
 Example::
 
-    dm = SequenceDataModule(read_atomic("ml-100k"), max_len=50)
-    dm.setup()
-    knn = ItemKNN(k=300, window=10, shrink=10.0, decay=0.8).fit(dm.log)
-    evaluate_scorer(knn.score, dm.val_dataloader())  # tune on validation, report test once
+    prepared = prepare(read_atomic("ml-100k"), max_len=50)  # xsell.data.prepared
+    knn = ItemKNN(k=300, window=10, shrink=10.0, decay=0.8).fit(prepared.log)
+    evaluate_scorer(knn.score, evaluation_batches(prepared, "val"))  # tune on validation, report test once
 """
 
 from xsell.baselines.association_rules import AssociationRules

@@ -14,6 +14,7 @@ import polars as pl
 import torch
 from torch import Tensor
 
+from xsell.data.prepared import PreparedData
 from xsell.data.schema import DEFAULT_EVENT_TYPES, FIRST_INDEX, ITEM, EventTypes
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import SchemaError
@@ -33,7 +34,7 @@ class ItemCatalog:
 
     Example::
 
-        catalog = ItemCatalog(shop.items, datamodule.log.item_vocab, datamodule.event_types)
+        catalog = ItemCatalog(shop.items, prepared.item_vocab, prepared.event_types)
         catalog.codes("category")  # [N] int64, -1 where unknown
     """
 
@@ -43,13 +44,12 @@ class ItemCatalog:
     name: str = "item table"
 
     @classmethod
-    def of(cls, datamodule) -> ItemCatalog:
-        """The catalog of a set-up ``SequenceDataModule`` (its data's item table, vocabulary and events)."""
-        data = datamodule.data
-        if data is None or data.items is None:
-            raise SchemaError("cross-sell rules need an item table, but the data set has none",
-                              source=getattr(data, "name", None))
-        return cls(data.items, datamodule.log.item_vocab, datamodule.event_types, name=data.name)
+    def of(cls, prepared: PreparedData) -> ItemCatalog:
+        """The catalog of prepared data (``datamodule.prepared``): its item table, vocabulary and events."""
+        data = prepared.interactions
+        if data.items is None:
+            raise SchemaError("cross-sell rules need an item table, but the data set has none", source=data.name)
+        return cls(data.items, prepared.item_vocab, prepared.event_types, name=data.name)
 
     @property
     def num_items(self) -> int:

@@ -2,10 +2,10 @@
 
 Example::
 
-    catalog = ItemCatalog.of(datamodule)
-    pipeline = build_pipeline(instantiate(cfg.rules), catalog)   # configs/rules/<name>.yaml
-    report = evaluate(pipeline.wrap(model.score), datamodule)     # every metric with the rules on
-    scorer = TopKScorer(model, counts, rules=pipeline.compiled())  # the item-table rules, for export
+    catalog = ItemCatalog.of(datamodule.prepared)
+    pipeline = build_pipeline(instantiate(cfg.rules), catalog)           # configs/rules/<name>.yaml
+    report = evaluate(pipeline.wrap(model.score), datamodule.prepared)   # every metric with the rules on
+    scorer = TopKScorer(model, counts, rules=pipeline.compiled())       # the item-table rules, for export
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from xsell.cli import run_cli
-from xsell.data.datamodule import SequenceDataModule
 from xsell.data.interactions import Interactions
+from xsell.data.prepared import prepare
 
 EXAMPLES = """examples:
   xsell-data                                                    # the synthetic shop (200,000 events)
@@ -58,13 +58,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     start = time.perf_counter()
     data = load_source(args)
-    module = SequenceDataModule(
+    prepared = prepare(
         data, split=args.split, max_len=args.max_len, min_user_events=args.min_user_events,
         min_item_events=args.min_item_events, cutoff=args.cutoff if args.split == "temporal" else None,
         session_gap_seconds=1800 if args.split == "leave_last_session_out" else None,
     )
-    module.setup()
-    summary = module.summary()
+    summary = prepared.summary()
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if data.ground_truth is not None and hasattr(data.ground_truth, "complements"):
         summary["planted_complement_pairs"] = data.ground_truth.complements.height

@@ -1,9 +1,10 @@
-"""One call from a scorer and a data module to a full evaluation report: metrics, uncertainty, segments.
+"""One call from a scorer and prepared data to a full evaluation report: metrics, uncertainty, segments.
 
 Example::
 
-    popularity = MostPopular().fit(datamodule.log)
-    report = evaluate(model_scorer, datamodule, baseline=popularity.score)
+    data = datamodule.prepared  # or xsell.data.prepared.prepare(interactions, ...)
+    popularity = MostPopular().fit(data.log)
+    report = evaluate(model_scorer, data, baseline=popularity.score)
     report.metrics["ndcg@10"], report.metrics["ndcg@10_ci_low"], report.metrics["lift_ndcg@10"]
     report.to_frame()          # one long polars DataFrame: metric, k, value, CI, baseline, lift
     print(report.to_markdown())
@@ -26,6 +27,8 @@ import polars as pl
 from torch import Tensor
 
 from xsell.data.batch import SequenceBatch
+from xsell.data.datasets import evaluation_batches
+from xsell.data.prepared import PARTS, PreparedData
 from xsell.data.schema import EVENT, ITEM, SESSION, USER
 from xsell.errors import SchemaError
 from xsell.evaluation import beyond_accuracy as ba
@@ -39,7 +42,6 @@ Scorer = Callable[[SequenceBatch], Tensor]
 
 HEADLINE = ("ndcg", "recall", "mrr")  # metrics reported with confidence intervals
 BEYOND_ACCURACY = ("coverage", "novelty", "diversity", "complement_rate", "association_lift", "category_lift")
-_PARTS = {"test": "test_set", "validation": "val_set", "val": "val_set"}
 _METRIC_KEY = re.compile(r"^(?P<metric>[a-z_]+)@(?P<k>\d+)$")
 
 
@@ -128,14 +130,9 @@ def target_batches(dataset, batch_size: int) -> tuple[Iterator[SequenceBatch], l
     return (dataset[chunk.tolist()] for chunk in chunks), [dataset.packed.row[chunk] for chunk in chunks]
 
 
-def _loader(datamodule, part: str):
-    """The data module's own loader of a part (its batches carry ``row`` keys)."""
-    return datamodule.test_dataloader() if part == "test" else datamodule.val_dataloader()
-
-
 def evaluate(
     score: Scorer,
-    datamodule,
+    data: PreparedData,
     *,
     ks: Sequence[int] = (5, 10, 20),
     exclude_seen: bool = True,
@@ -150,16 +147,17 @@ def evaluate(
     seed: int = 0,
     sampled_negatives: int | None = None,
     sampled_proposal: str = "uniform",
+    batch_size: int = 128,
 ) -> EvaluationReport:
-    """Evaluate ``score`` on every target of one part of a ``SequenceDataModule``.
+    """Evaluate ``score`` on every target of one part of prepared data.
 
     Args:
         score: ``score(batch) -> [B, N]`` (batches are on the CPU; a GPU model's wrapper moves them).
-        datamodule: a ``SequenceDataModule`` (``setup()`` is called if needed).
+        data: the prepared data (``datamodule.prepared``).
         ks: cut-offs; the rank table keeps the ``max(ks)`` best items per target.
         exclude_seen: drop each user's history from the ranking, the served lists and the sampled negatives
             (the default, as the exported scorer); False keeps seen items rankable.
-        baseline: a second scorer (e.g. ``MostPopular().fit(datamodule.log).score``) evaluated on the
+        baseline: a second scorer (e.g. ``MostPopular().fit(data.log).score``) evaluated on the
             same targets: adds ``lift_<metric>`` (metric / baseline metric; inf when only the baseline is 0,
             NaN when both are) and a paired comparison.
         part: ``test`` or ``validation``.
@@ -174,28 +172,28 @@ def evaluate(
         sampled_negatives: also rank each target against this many negatives the user never interacted with
             (the SASRec paper's protocol), reported beside the full-ranking metrics as ``sampled_*`` (uniform)
             or ``sampled_pop_*`` (``sampled_proposal="popularity"``: drawn by training popularity).
+        batch_size: targets scored at once (the metrics do not depend on it).
     """
     ks = tuple(sorted(set(ks)))
     if not ks or ks[0] < 1:
         raise ValueError(f"ks must be positive cut-offs, got {ks}")
-    if part not in _PARTS:
-        raise ValueError(f"part must be one of {sorted(_PARTS)}, got {part!r}")
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {sorted(PARTS)}, got {part!r}")
     part = "validation" if part == "val" else part
-    datamodule.setup()
     segment_k = segment_k or (10 if 10 in ks else ks[-1])
 
     table_score = score
     if sampled_negatives:  # the sampled ranks come from the rank table's own scores: one scoring pass
         sampled_ranking = RankingEvaluation(ks, exclude_seen=exclude_seen, sampled_negatives=sampled_negatives,
                                             sampled_proposal=sampled_proposal,
-                                            item_counts=datamodule.item_counts(), seed=seed)
+                                            item_counts=data.item_counts(), seed=seed)
 
         def table_score(batch: SequenceBatch) -> Tensor:
             scores = score(batch)
             sampled_ranking.update_sampled(scores, batch)
             return scores
 
-    table = rank_table(table_score, _loader(datamodule, part), k=ks[-1], exclude_seen=exclude_seen)
+    table = rank_table(table_score, evaluation_batches(data, part, batch_size), k=ks[-1], exclude_seen=exclude_seen)
     accuracy = mean_metrics(table, ks)
     metrics = dict(accuracy)
     if sampled_negatives:
@@ -211,17 +209,18 @@ def evaluate(
     baseline_metrics: dict[str, float] = {}
     comparison = None
     if baseline is not None:
-        baseline_table = rank_table(baseline, _loader(datamodule, part), k=ks[-1], exclude_seen=exclude_seen)
+        baseline_table = rank_table(baseline, evaluation_batches(data, part, batch_size), k=ks[-1],
+                                    exclude_seen=exclude_seen)
         baseline_metrics = mean_metrics(baseline_table, ks)
         metrics.update({f"lift_{key}": _ratio(value, baseline_metrics[key])
                         for key, value in accuracy.items()})
         if table.height:
             comparison = compare_runs(table, baseline_table, headline, n_resamples=n_resamples, seed=seed)
 
-    metrics.update(_beyond_accuracy(table, datamodule, ks, category_column))
-    users = _user_table(datamodule, user_columns)
-    segments = _segments(table, datamodule, users, segment_k, n_resamples, seed)
-    events = datamodule.split.events if datamodule.split is not None else None
+    metrics.update(_beyond_accuracy(table, data, ks, category_column))
+    users = _user_table(data, user_columns)
+    segments = _segments(table, data, users, segment_k, n_resamples, seed)
+    events = data.split.events
     for column in _context_columns(events, context_columns):
         segments[column] = seg.by_context_column(table, events, column, k=segment_k, n_resamples=n_resamples,
                                                  seed=seed)
@@ -238,13 +237,14 @@ def _ratio(value: float, reference: float) -> float:
     return value / reference
 
 
-def _beyond_accuracy(table: pl.DataFrame, datamodule, ks: tuple[int, ...], category_column: str) -> dict[str, float]:
+def _beyond_accuracy(table: pl.DataFrame, data: PreparedData, ks: tuple[int, ...], category_column: str
+                     ) -> dict[str, float]:
     """coverage, novelty, diversity, complement rate and association lifts at every cut-off."""
-    log = datamodule.log
-    counts = datamodule.item_counts().numpy()
+    log = data.log
+    counts = data.item_counts().numpy()
     last_item = table.get_column(LAST_ITEM).to_numpy()
     top_k = table.get_column(TOP_K)
-    items = datamodule.data.items if datamodule.data is not None else None
+    items = data.interactions.items
     categories = None
     if items is not None and category_column in items.columns:
         categories, _ = ba.item_category_codes(items, log.item_vocab, category_column)
@@ -284,22 +284,22 @@ def _context_columns(events: pl.DataFrame | None, columns: Sequence[str] | None)
     return _segmentable(events, (USER, ITEM, EVENT, SESSION))
 
 
-def _user_table(datamodule, columns: Sequence[str] | None) -> pl.DataFrame | None:
+def _user_table(data: PreparedData, columns: Sequence[str] | None) -> pl.DataFrame | None:
     """The data set's user table keyed by user index, restricted to the segmenting columns (None if none)."""
-    users = datamodule.data.users if datamodule.data is not None else None
+    users = data.interactions.users
     if users is None or USER not in users.columns:
         return None
     if columns is None:
         columns = _segmentable(users, (USER,))
     if not columns:
         return None
-    return seg.users_by_index(users.select(USER, *columns), datamodule.log.user_vocab)
+    return seg.users_by_index(users.select(USER, *columns), data.log.user_vocab)
 
 
-def _segments(table: pl.DataFrame, datamodule, users: pl.DataFrame | None, k: int, n_resamples: int,
+def _segments(table: pl.DataFrame, data: PreparedData, users: pl.DataFrame | None, k: int, n_resamples: int,
               seed: int) -> dict[str, pl.DataFrame]:
     options = dict(k=k, n_resamples=n_resamples, seed=seed)
-    event_types = datamodule.log.event_types
+    event_types = data.log.event_types
     out = {
         "history_length": seg.by_history_length(table, **options),
         "last_event": seg.by_last_event(table, event_types, **options),

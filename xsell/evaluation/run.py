@@ -41,39 +41,40 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     elif cfg.get("baselines"):
         datamodule = instantiate(cfg.data)
         datamodule.setup()
-        scorer = instantiate(cfg.baselines).fit(datamodule.log)
+        scorer = instantiate(cfg.baselines).fit(datamodule.prepared.log)
         name = type(scorer).__name__
         score = scorer.score
     else:
         raise ValueError("give ckpt=PATH (a training checkpoint) or baselines=NAME (pop, itemknn, ...)")
-    reference = MostPopular().fit(datamodule.log).score if cfg.get("reference") == "pop" else None
-    compared = {type(b).__name__: b.fit(datamodule.log) for b in map(build_baseline, cfg.get("compare") or [])}
+    data = datamodule.prepared
+    reference = MostPopular().fit(data.log).score if cfg.get("reference") == "pop" else None
+    compared = {type(b).__name__: b.fit(data.log) for b in map(build_baseline, cfg.get("compare") or [])}
     compared.pop(name, None)
 
-    metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in datamodule.summary().items()
+    metrics: dict[str, Any] = {"name": name, "data": {k: v for k, v in data.summary().items()
                                                       if k != "columns"},
                                "seen_items": seen_items_label(cfg.exclude_seen)}
     plain = None
     if cfg.get("rules"):  # cross-sell rules (configs/rules/) re-rank the scores; the plain model is compared
-        rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(datamodule))
+        rules = build_pipeline(instantiate(cfg.rules), ItemCatalog.of(data))
         plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
         metrics["rules"] = rules.describe()
     reports: dict[str, EvaluationReport] = {}
-    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
+    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed, batch_size=datamodule.eval_batch_size,
                    sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal)
     with torch.no_grad():
         for part in cfg.parts:
-            report = evaluate(score, datamodule, baseline=reference, part=part, name=name, **options)
+            report = evaluate(score, data, baseline=reference, part=part, name=name, **options)
             reports[part] = report
             metrics[part] = report.metrics
             report.table.drop("top_k").write_parquet(output_dir / f"ranks_{part}.parquet")
         last = cfg.parts[-1]
-        others = [evaluate(b.score, datamodule, part=last, name=n, **options) for n, b in compared.items()]
+        others = [evaluate(b.score, data, part=last, name=n, **options) for n, b in compared.items()]
         if plain is not None:
-            others.insert(0, evaluate(plain, datamodule, part=last, name=f"{name} without rules", **options))
+            others.insert(0, evaluate(plain, data, part=last, name=f"{name} without rules", **options))
         trigger = None
         if cfg.get("trigger"):  # trigger-point window metrics (configs/trigger/), next to leave-one-out ones
-            trigger = instantiate(cfg.trigger).evaluate(score, datamodule, ks=tuple(cfg.ks),
+            trigger = instantiate(cfg.trigger).evaluate(score, data, ks=tuple(cfg.ks),
                                                         exclude_seen=cfg.exclude_seen)
             metrics["trigger"] = trigger.metrics
     if others:

@@ -93,8 +93,8 @@ def event_name(index: pl.Expr, event_types: EventTypes = DEFAULT_EVENT_TYPES) ->
 
 def users_by_index(users: pl.DataFrame, user_vocab: Vocabulary) -> pl.DataFrame:
     """A user table keyed by ``user_id`` -> the same table keyed by the rank table's ``user`` index
-    (users outside the vocabulary are dropped). Map e.g. ``datamodule.data.users`` with
-    ``datamodule.log.user_vocab``."""
+    (users outside the vocabulary are dropped). Map e.g. ``prepared.interactions.users`` with
+    ``prepared.log.user_vocab``."""
     return (users.with_columns(user_vocab.encode(pl.col(USER)).cast(pl.Int64).alias(USER_INDEX))
             .filter(pl.col(USER_INDEX) >= FIRST_INDEX).drop(USER))
 
@@ -129,7 +129,7 @@ def by_user_column(table: pl.DataFrame, users: pl.DataFrame, column: str, **opti
 def by_context_column(table: pl.DataFrame, events: pl.DataFrame, column: str, **options) -> pl.DataFrame:
     """Metrics by a context column of the target event (e.g. the device the user was on).
 
-    ``events`` is the split log (``datamodule.split.events``), whose row positions are the rank table's
+    ``events`` is the split log (``prepared.split.events``), whose row positions are the rank table's
     ``row`` keys; predictions without a known row fall in the null segment."""
     context = events.select(pl.col(column)).with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     joined = table.join(context, on=ROW, how="left", maintain_order="left")

@@ -16,7 +16,7 @@ Metrics over the triggers with at least one target in their window:
 Example::
 
     protocol = TriggerWindow(triggers=("cart",), targets=("purchase",), window_days=14)
-    result = protocol.evaluate(model.score, datamodule, ks=(10,))
+    result = protocol.evaluate(model.score, datamodule.prepared, ks=(10,))
     result.metrics["window_hit@10"]
 """
 
@@ -31,7 +31,8 @@ import torch
 from torch import Tensor
 
 from xsell.data.batch import SequenceBatch
-from xsell.data.datamodule import EvaluationTargets
+from xsell.data.datasets import EvaluationTargets
+from xsell.data.prepared import PreparedData
 from xsell.data.schema import PAD_INDEX, TIMESTAMP
 from xsell.data.sequences import EncodedLog, pack_rows
 from xsell.data.splits import TRAIN
@@ -132,23 +133,23 @@ class TriggerWindow:
         )
 
     @torch.no_grad()
-    def evaluate(self, score: Callable[[SequenceBatch], Tensor], datamodule, *, ks: Sequence[int] = (5, 10, 20),
-                 exclude_seen: bool = True) -> TriggerResult:
-        """Window metrics of ``score(batch) -> [B, N]`` at every trigger of a set-up ``SequenceDataModule``.
+    def evaluate(self, score: Callable[[SequenceBatch], Tensor], data: PreparedData, *,
+                 ks: Sequence[int] = (5, 10, 20), exclude_seen: bool = True) -> TriggerResult:
+        """Window metrics of ``score(batch) -> [B, N]`` at every trigger of prepared data
+        (``datamodule.prepared``).
 
         ``exclude_seen`` drops the history (trigger included) from the ranking, never a target.
         """
-        datamodule.setup()
         ks = tuple(sorted(set(ks)))
-        log = datamodule.log
-        points = self.points(log, datamodule.split.events.get_column(TIMESTAMP).to_numpy())
+        log = data.log
+        points = self.points(log, data.split.events.get_column(TIMESTAMP).to_numpy())
         converted = points.filter(pl.col(TARGETS).list.len() > 0)
         best = np.full(converted.height, MISS, dtype=np.int64)
         found = {k: np.zeros(converted.height) for k in ks}
         if converted.height:
             rows = converted.get_column(TRIGGER).to_numpy()
             targets = _padded(converted.get_column(TARGETS))  # [T, M], 0 pads
-            dataset = EvaluationTargets(log, pack_rows(log, rows + 1, datamodule.max_len), datamodule.item_features)
+            dataset = EvaluationTargets(log, pack_rows(log, rows + 1, data.max_len), data.item_features)
             batches, keys = target_batches(dataset, self.batch_size)  # histories end at the trigger
             for batch, key in zip(batches, keys, strict=True):
                 at = np.searchsorted(rows, key - 1)  # [B] positions in ``converted``

@@ -20,7 +20,7 @@ from rich.table import Table
 from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
-from xsell.data.datamodule import SequenceDataModule
+from xsell.data.prepared import PreparedData
 from xsell.data.schema import ITEM
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.evaluation.protocol import seen_items_label
@@ -31,16 +31,16 @@ from xsell.runs import RunDir
 from xsell.training.checkpoint import load_checkpoint_model
 
 
-def item_table(datamodule: SequenceDataModule) -> pl.DataFrame:
+def item_table(data: PreparedData) -> pl.DataFrame:
     """``index`` -> original ``item_id`` (null at padding and unknown), ``train_count`` and every column
     of the data's item table (category, brand, ...), one row per index in index order."""
-    vocab = datamodule.log.item_vocab
+    vocab = data.item_vocab
     table = pl.DataFrame({
         "index": np.arange(len(vocab), dtype=np.int64),
         ITEM: [None, None, *vocab.ids],
-        "train_count": datamodule.log.training_item_counts().astype(np.int64),
+        "train_count": data.log.training_item_counts().astype(np.int64),
     }, schema={"index": pl.Int64, ITEM: pl.String, "train_count": pl.Int64})
-    features = datamodule.data.items if datamodule.data is not None else None
+    features = data.interactions.items
     if features is None:
         return table
     features = features.with_columns(pl.col(ITEM).cast(pl.String)).unique(ITEM, keep="first", maintain_order=True)
@@ -49,7 +49,7 @@ def item_table(datamodule: SequenceDataModule) -> pl.DataFrame:
 
 def export_model(
     model: torch.nn.Module,
-    datamodule: SequenceDataModule,
+    data: PreparedData,
     config: DictConfig,
     out: str | Path,
     *,
@@ -62,7 +62,7 @@ def export_model(
     """Write the bundle of a trained model (copied to CPU; the caller's model is untouched).
 
     Args:
-        model: the trained sequence model. datamodule: the data it was trained on (set up).
+        model: the trained sequence model. data: the data it was trained on (``datamodule.prepared``).
         config: the run's training config (resolved into the manifest; ``inputs`` says which context
             the model reads; ``exclude_seen``, the run's protocol, decides whether the scorer may recommend
             history items: never when the config predates the key). metrics: the run's ``metrics.json``.
@@ -76,16 +76,16 @@ def export_model(
     inputs = resolved.get("inputs", {})
     exclude_seen = bool(resolved.get("exclude_seen", True))
     eager = copy.deepcopy(model).cpu().eval().requires_grad_(False)
-    pipeline = build_pipeline(rules, ItemCatalog.of(datamodule)) if rules else None
+    pipeline = build_pipeline(rules, ItemCatalog.of(data)) if rules else None
     if pipeline is not None and pipeline.left_out():
         warnings.warn(f"rules not compiled into the scorer (apply them after it): {pipeline.left_out()}",
                       stacklevel=2)
-    scorer = TopKScorer(eager, datamodule.item_counts(),
-                        num_event_types=datamodule.num_event_types if inputs.get("event_types") else 0,
+    scorer = TopKScorer(eager, data.item_counts(),
+                        num_event_types=data.num_event_types if inputs.get("event_types") else 0,
                         num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.get("time_gaps") else 0,
                         exclude_history=exclude_seen,
                         rules=None if pipeline is None else pipeline.compiled())
-    summary = {k: v for k, v in datamodule.summary().items() if k != "columns"}
+    summary = {k: v for k, v in data.summary().items() if k != "columns"}
     manifest = {
         "model": {
             "name": type(model).__name__,
@@ -98,13 +98,13 @@ def export_model(
         },
         "source_checkpoint": source,
         "config": resolved,
-        "data": {**summary, "fingerprint": data_fingerprint(datamodule.log)},
+        "data": {**summary, "fingerprint": data_fingerprint(data.log)},
         "metrics": None if metrics is None else {**{part: metrics.get(part) for part in ("val", "test")},
                                                  **{k: v for k, v in metrics.items() if k == "seen_items"}},
         "protocol": {"exclude_seen": exclude_seen, "seen_items": seen_items_label(exclude_seen)},
         "rules": {"compiled": scorer.rules.describe(), "left_out": [] if pipeline is None else pipeline.left_out()},
     }
-    return write_bundle(out, scorer, item_table(datamodule), manifest, overwrite=overwrite, key_file=key_file)
+    return write_bundle(out, scorer, item_table(data), manifest, overwrite=overwrite, key_file=key_file)
 
 
 def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwrite: bool = False,
@@ -117,14 +117,14 @@ def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwr
     run = RunDir.of_checkpoint(path)
     config = run.load_config() if run.config_file.is_file() else OmegaConf.create({"data": {}})
     model, datamodule = load_checkpoint_model(path, config.data)  # checks the checkpoint and config.yaml
-    return export_model(model, datamodule, config, out or run.bundle, metrics=run.load_metrics(), source=str(path),
+    return export_model(model, datamodule.prepared, config, out or run.bundle, metrics=run.load_metrics(), source=str(path),
                         overwrite=overwrite, rules=rules, key_file=key_file)
 
 
-def example_history(datamodule: SequenceDataModule, row: int = 0) -> list[str]:
+def example_history(data: PreparedData, row: int = 0) -> list[str]:
     """One test user's history as original item ids (oldest first)."""
-    items = datamodule.test_set.items[row]
-    return [i for i in datamodule.log.item_vocab.decode(items[items > 0].tolist()) if i is not None]
+    items = data.test.items[row]
+    return [i for i in data.item_vocab.decode(items[items > 0].tolist()) if i is not None]
 
 
 def print_example(bundle: Bundle, history: list[str], k: int = 10, console: Console | None = None) -> list:
@@ -143,11 +143,11 @@ def print_example(bundle: Bundle, history: list[str], k: int = 10, console: Cons
     return top
 
 
-def export_and_show(model: torch.nn.Module, datamodule: SequenceDataModule, config: DictConfig,
+def export_and_show(model: torch.nn.Module, data: PreparedData, config: DictConfig,
                     out: str | Path, **options: Any) -> Bundle:
     """:func:`export_model`, then load the bundle back (verified) and print one example recommendation."""
-    bundle = load_bundle(export_model(model, datamodule, config, out, **options))
-    print_example(bundle, example_history(datamodule))
+    bundle = load_bundle(export_model(model, data, config, out, **options))
+    print_example(bundle, example_history(data))
     return bundle
 
 

@@ -65,7 +65,7 @@ class TopKScorer(nn.Module):
 
     Example::
 
-        scorer = TopKScorer(model.eval(), datamodule.item_counts())
+        scorer = TopKScorer(model.eval(), prepared.item_counts())
         indices, scores = scorer(torch.tensor([[0, 0, 5, 9, 3]]), 10)  # [1, 10] each
     """
 

@@ -1,5 +1,5 @@
 """What a model needs to know about its data, in one value: catalog size, window length, which context the
-histories carry and the feature tables' sizes. Built from the data module in one place
+histories carry and the feature tables' sizes. Built from the prepared data in one place
 (:func:`xsell.training.builders.input_spec`)."""
 
 from __future__ import annotations

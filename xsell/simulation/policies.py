@@ -124,7 +124,7 @@ class ScoreFunctionPolicy(ScoringPolicy):
 
     Args:
         score: the scoring function (run under ``torch.no_grad``).
-        vocabulary: the item vocabulary the scorer was trained with (``datamodule.item_vocab``).
+        vocabulary: the item vocabulary the scorer was trained with (``prepared.item_vocab``).
         world: the simulated shop; world items the vocabulary lacks are never recommended.
     """
 

@@ -20,7 +20,8 @@ from rich.table import Table
 
 from xsell.baselines import MostPopular
 from xsell.crosssell.evaluation import evaluate_with_rules
-from xsell.data.datamodule import SequenceDataModule
+from xsell.data.datasets import evaluation_batches
+from xsell.data.prepared import PreparedData
 from xsell.evaluation.protocol import evaluate_scorer
 from xsell.export.run import export_and_show
 from xsell.runs import RunDir
@@ -28,14 +29,16 @@ from xsell.runs import RunDir
 
 @dataclass
 class FitContext:
-    """A finished fit: the config, the best model (loaded), its data, the run folder and the metrics so far."""
+    """A finished fit: the config, the best model (loaded), its prepared data, the run folder, the metrics so
+    far, and the targets scored at once by the steps that evaluate."""
 
     cfg: DictConfig
     model: torch.nn.Module
-    datamodule: SequenceDataModule
+    data: PreparedData
     run: RunDir
     metrics: dict[str, Any]
     best_checkpoint: str | None = None
+    eval_batch_size: int = 128
 
     @cached_property
     def rules(self) -> dict | None:
@@ -47,15 +50,15 @@ def compare_popularity(ctx: FitContext) -> None:
     """With ``baseline=true``: the popularity baseline on the same validation and test targets."""
     if not ctx.cfg.get("baseline"):
         return
-    module, datamodule = ctx.cfg.module, ctx.datamodule
-    popularity = MostPopular().fit(datamodule.log)
+    module, data = ctx.cfg.module, ctx.data
+    popularity = MostPopular().fit(data.log)
     evaluation = dict(ks=tuple(module.ks), exclude_seen=module.exclude_seen,
                       sampled_negatives=module.sampled_negatives,
                       sampled_proposal=module.get("sampled_proposal", "uniform"),
-                      item_counts=datamodule.item_counts(), seed=ctx.cfg.seed)
+                      item_counts=data.item_counts(), seed=ctx.cfg.seed)
     ctx.metrics["baselines"] = {"popularity": {
-        "val": evaluate_scorer(popularity.score, datamodule.val_dataloader(), **evaluation),
-        "test": evaluate_scorer(popularity.score, datamodule.test_dataloader(), **evaluation),
+        part: evaluate_scorer(popularity.score, evaluation_batches(data, part, ctx.eval_batch_size), **evaluation)
+        for part in ("val", "test")
     }}
 
 
@@ -63,14 +66,14 @@ def save_index(ctx: FitContext) -> None:
     """With ``index=flat|hnsw|...``: a FAISS index of the best model's item vectors in ``<run>/index``."""
     if not ctx.cfg.get("index"):
         return
-    instantiate(ctx.cfg.index)(ctx.model, ctx.datamodule.log.item_vocab, seed=ctx.cfg.seed).save(ctx.run.index)
+    instantiate(ctx.cfg.index)(ctx.model, ctx.data.item_vocab, seed=ctx.cfg.seed).save(ctx.run.index)
     ctx.metrics["index"] = str(ctx.run.index)
 
 
 def evaluate_rules(ctx: FitContext) -> None:
     """With ``rules=<name>``: validation and test metrics of the model re-ranked by the cross-sell rules."""
     if ctx.rules:
-        ctx.metrics["rules"] = evaluate_with_rules(ctx.rules, ctx.model, ctx.datamodule,
+        ctx.metrics["rules"] = evaluate_with_rules(ctx.rules, ctx.model, ctx.data, batch_size=ctx.eval_batch_size,
                                                    ks=tuple(ctx.cfg.module.ks), exclude_seen=ctx.cfg.module.exclude_seen)
 
 
@@ -105,5 +108,5 @@ def export_bundle(ctx: FitContext) -> None:
     """With ``export=true``: the serving bundle of the best model in ``<run>/bundle``, loaded back (verified)
     to score one example history; item-table rules of ``rules=<name>`` are compiled into it."""
     if ctx.cfg.get("export"):
-        export_and_show(ctx.model, ctx.datamodule, ctx.cfg, ctx.run.bundle, metrics=ctx.metrics,
+        export_and_show(ctx.model, ctx.data, ctx.cfg, ctx.run.bundle, metrics=ctx.metrics,
                         source=ctx.best_checkpoint, overwrite=True, rules=ctx.rules)

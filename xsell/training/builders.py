@@ -1,4 +1,4 @@
-"""Objects from configs: the data module, the model for that data, a baseline, the shipped config folder.
+"""Objects from configs: the data module, the model for its prepared data, a baseline, the shipped config folder.
 
 The entry points (``xsell.train``, ``xsell.evaluate``, ``xsell.export``, ``xsell.retrain``) and everything
 that rebuilds a run (checkpoint loading, retraining) build through these functions, so a config means
@@ -15,6 +15,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from xsell.data.datamodule import SequenceDataModule
+from xsell.data.prepared import PreparedData
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.data.vocabulary import Vocabulary
 from xsell.models.inputs import InputSpec
@@ -54,27 +55,28 @@ def build_run_datamodule(run_config: DictConfig, data_config: DictConfig,
     return datamodule
 
 
-def build_model(cfg: DictConfig, datamodule: SequenceDataModule) -> torch.nn.Module:
-    """``cfg.model`` completed with the sizes only the data knows, and the hybrid inputs switched on."""
+def build_model(cfg: DictConfig, data: PreparedData) -> torch.nn.Module:
+    """``cfg.model`` completed with the sizes only the data knows (``datamodule.prepared``), and the hybrid
+    inputs switched on."""
     target = get_class(cfg.model._target_)
     if not (isinstance(target, type) and issubclass(target, torch.nn.Module)):
         raise ValueError(f"model {cfg.model._target_} is a baseline, not a trainable model: "
                          "evaluate it with `python -m xsell.evaluate baselines=...`")
-    return instantiate(cfg.model)(input_spec(cfg.inputs, datamodule))
+    return instantiate(cfg.model)(input_spec(cfg.inputs, data))
 
 
-def input_spec(inputs: DictConfig, datamodule: SequenceDataModule) -> InputSpec:
-    """The sizes a model needs from the data (``inputs``: which hybrid inputs are switched on)."""
-    features = datamodule.item_features
+def input_spec(inputs: DictConfig, data: PreparedData) -> InputSpec:
+    """The sizes a model needs from the prepared data (``inputs``: which hybrid inputs are switched on)."""
+    features = data.item_features
     return InputSpec(
-        num_items=datamodule.num_items,
-        max_len=datamodule.max_len,
-        num_event_types=datamodule.num_event_types if inputs.event_types else 0,
+        num_items=data.num_items,
+        max_len=data.max_len,
+        num_event_types=data.num_event_types if inputs.event_types else 0,
         num_time_gap_buckets=NUM_TIME_GAP_BUCKETS if inputs.time_gaps else 0,
         feature_ids=None if features is None else torch.from_numpy(features.ids),
         feature_specs=() if features is None else tuple(features.specs),
-        context_specs=tuple(datamodule.context_specs),
-        user_specs=tuple(datamodule.user_specs),
+        context_specs=tuple(data.context_specs),
+        user_specs=tuple(data.user_specs),
     )
 
 

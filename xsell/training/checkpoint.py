@@ -32,12 +32,12 @@ def load_checkpoint_model(ckpt: str | Path, datamodule_config: DictConfig) -> tu
     weights = checkpoint_weights(path)
     base = run.load_vocabulary(needed_by=path) if run.has_vocabulary() else None
     datamodule = build_run_datamodule(run_config, datamodule_config, base)
-    model = build_model(run_config, datamodule)
+    model = build_model(run_config, datamodule.prepared)
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match the model built for this data "
-                              f"({datamodule.num_items} items): {str(exc).splitlines()[0]}") from exc
+                              f"({datamodule.prepared.num_items} items): {str(exc).splitlines()[0]}") from exc
     return model.eval(), datamodule
 
 
@@ -65,5 +65,5 @@ def load_run(path: str | Path, data: DictConfig | None = None) -> LoadedRun:
         run.best_checkpoint if run.best_checkpoint.is_file() else run.last_checkpoint)
     config = run.load_config(needed_by=ckpt)
     model, datamodule = load_checkpoint_model(ckpt, config.data if data is None else data)
-    return LoadedRun(run, config, model, datamodule, datamodule.log.item_vocab, run.load_metrics(), ckpt,
+    return LoadedRun(run, config, model, datamodule, datamodule.prepared.item_vocab, run.load_metrics(), ckpt,
                      run.bundle if run.bundle.is_dir() else None)

@@ -36,20 +36,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     init_from = cfg.get("init_from")  # warm start: grow the checkpoint's vocabulary, copy its weights
     base_vocab = run_vocabulary(init_from) if init_from else None
     datamodule = build_datamodule(cfg, base_vocab)
-    model = build_model(cfg, datamodule)
+    data = datamodule.prepared
+    model = build_model(cfg, data)
     if init_from:
-        warm_start(model, init_from, len(base_vocab), datamodule.num_items)
+        warm_start(model, init_from, len(base_vocab), data.num_items)
     loss = instantiate(cfg.loss)
     if cfg.get("feedback"):
         loss = instantiate(cfg.feedback.loss)(loss)
-    module = instantiate(cfg.module)(model=model, loss=loss, item_counts=datamodule.item_counts(), seed=cfg.seed)
+    module = instantiate(cfg.module)(model=model, loss=loss, item_counts=data.item_counts(), seed=cfg.seed)
     statistics = RunStatistics()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + [statistics]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if trainer.is_global_zero:
         run.save_config(cfg)
-        run.save_vocabulary(datamodule.log.item_vocab)
+        run.save_vocabulary(data.item_vocab)
 
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
@@ -64,7 +65,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         **statistics.summary(),
         "wall_seconds": time.perf_counter() - start,
         "best_checkpoint": best,
-        "data": {k: v for k, v in datamodule.summary().items() if k != "columns"},
+        "data": {k: v for k, v in data.summary().items() if k != "columns"},
         "model": cfg.model._target_,
         "loss": cfg.loss._target_,
         "seen_items": seen_items_label(cfg.module.exclude_seen),
@@ -72,7 +73,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     if not trainer.is_global_zero:
         return metrics
-    context = FitContext(cfg, model, datamodule, run, metrics, best_checkpoint=best or None)
+    context = FitContext(cfg, model, data, run, metrics, best_checkpoint=best or None,
+                         eval_batch_size=datamodule.eval_batch_size)
     for step in (cfg.get("after_fit") or {}).values():
         if step is not None:
             instantiate(step)(context)

@@ -105,7 +105,8 @@ def retrain(cfg: DictConfig) -> dict[str, Any]:
         return {}
     candidate_ckpt = metrics["best_checkpoint"] or str(RunDir(candidate_cfg.paths.output_dir).last_checkpoint)
     candidate, datamodule = load_checkpoint_model(candidate_ckpt, candidate_cfg.data)
-    serving = warm_start(build_model(candidate_cfg, datamodule), serving_ckpt, old_items, datamodule.num_items).eval()
+    data = datamodule.prepared
+    serving = warm_start(build_model(candidate_cfg, data), serving_ckpt, old_items, data.num_items).eval()
 
     decision = cfg.decision
     k = max(cfg.module.ks)
@@ -118,19 +119,19 @@ def retrain(cfg: DictConfig) -> dict[str, Any]:
     better = decide(comparison, decision.margin, decision.alpha)
     if better:  # the serving rules of the config (configs/rules/) compile into the new bundle, as in xsell.train
         rules = instantiate(cfg.rules) if cfg.get("rules") else None
-        export_model(candidate, datamodule, candidate_cfg, bundle_path, metrics=metrics, source=candidate_ckpt,
+        export_model(candidate, data, candidate_cfg, bundle_path, metrics=metrics, source=candidate_ckpt,
                      overwrite=True, rules=rules)
     report = {
         "replaced": bool(better),
         "bundle": str(bundle_path),
         "serving": {"checkpoint": str(serving_ckpt), "bundle": None if serving_bundle is None else str(serving_bundle),
                     "items": old_items},
-        "candidate": {"checkpoint": candidate_ckpt, "items": datamodule.num_items,
-                      "new_items": datamodule.num_items - old_items},
+        "candidate": {"checkpoint": candidate_ckpt, "items": data.num_items,
+                      "new_items": data.num_items - old_items},
         "rule": {"metric": decision.metric, "margin": decision.margin, "alpha": decision.alpha},
         "comparison": comparison.to_dict(),
-        "comparison_set": {"protocol": datamodule.split.protocol, "cutoff": datamodule.split.cutoff,
-                           "validation_cutoff": datamodule.split.validation_cutoff,
+        "comparison_set": {"protocol": data.split.protocol, "cutoff": data.split.cutoff,
+                           "validation_cutoff": data.split.validation_cutoff,
                            "targets": tables["candidate"].height},
     }
     write_json_atomic(out / "decision.json", report)
