@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tests.crosssell.shop import FLAT, GL1, GL2, HAT, JK1, JK2, SC1, catalog, history, scores
-from tests.evaluation.tiny import tiny_module
+from tests.evaluation.tiny import tiny_data
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.complement import ComplementMode
 from xsell.crosssell.pipeline import RulePipeline, build_pipeline, slots_first
@@ -55,7 +55,7 @@ def test_every_rules_config_builds(tmp_path):
 
 
 def test_rules_reach_the_evaluation_metrics():
-    dm = tiny_module()
+    dm = tiny_data()
     catalog_ = ItemCatalog.of(dm)
     constant = lambda batch: torch.zeros(len(batch), dm.num_items)  # noqa: E731 - lists i0, i1, ... by index
     plain = evaluate(constant, dm, ks=(2,), n_resamples=10, exclude_seen=False)
@@ -84,7 +84,7 @@ class Oracle(torch.nn.Module):
 def test_training_reports_metrics_with_rules_on():
     from xsell.crosssell.evaluation import evaluate_with_rules
 
-    dm = tiny_module()
+    dm = tiny_data()
     # b's target i3 follows i2 and c's i5 follows i4, same categories: excluding the anchor's category turns
     # the oracle's hits into misses. d's last item i7 is unknown to training (its only occurrence is d's
     # validation event), so it anchors nothing and d keeps its hit; a's target is unknown: a miss either way

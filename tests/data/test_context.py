@@ -62,9 +62,10 @@ def test_causal_batches_carry_the_context_of_the_predicted_event():
     device, session = batch.context[0, :, 0].tolist(), batch.context[0, :, 1].tolist()
     assert device == [2, 2, 3, 1] and session == [3, 4, 2, 3]
     assert batch.user_features.tolist() == [[2]]
-    assert module.context_specs[1].name == SESSION_LENGTH and module.user_specs[0].name == "segment"
-    assert module.request_values()["context"]["device"] == ["mobile", "desktop"]
-    assert module.request_values()["user"] == {"segment": ["vip"]}
+    data = module.prepared
+    assert data.context_specs[1].name == SESSION_LENGTH and data.user_specs[0].name == "segment"
+    assert data.request_values()["context"]["device"] == ["mobile", "desktop"]
+    assert data.request_values()["user"] == {"segment": ["vip"]}
 
 
 def test_evaluation_batches_end_with_the_targets_context():
@@ -86,5 +87,5 @@ def test_context_features_are_off_by_default():
     module = SequenceDataModule(Interactions(EVENTS), max_len=4)
     module.setup()
     batch = module.train_set[[0]]
-    assert batch.context is None and batch.user_features is None and module.context_specs == []
+    assert batch.context is None and batch.user_features is None and module.prepared.context_specs == []
     assert module.test_set[[0]].context is None

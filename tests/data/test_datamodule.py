@@ -45,7 +45,7 @@ def test_evaluation_batches_carry_targets_and_exclusions():
 def test_cloze_masks_with_mask_index_and_labels_hidden_items():
     dm = module(objective="cloze", mask_prob=0.5, seed=3)
     for batch in dm.train_dataloader():
-        masked = batch.items == dm.mask_index
+        masked = batch.items == dm.prepared.mask_index
         assert masked.any(dim=1).all()
         assert (batch.labels[masked] > 1).all() and (batch.labels[~masked] == 0).all()
 
@@ -56,7 +56,7 @@ def test_cloze_rows_that_hide_only_their_last_item():
     assert [b.items.tolist() for b in off.train_dataloader()] == plain  # off by default, same random stream
     always = module(objective="cloze", mask_prob=0.5, mask_last_prob=1.0, seed=3)
     for batch in always.train_dataloader():
-        assert (batch.labels[:, :-1] == 0).all() and (batch.items[:, -1] == always.mask_index).all()
+        assert (batch.labels[:, :-1] == 0).all() and (batch.items[:, -1] == always.prepared.mask_index).all()
         assert (batch.labels[:, -1] > 1).all()
     # mask_prob=1 hides every item unless the row was drawn to hide only its last one
     half = module(objective="cloze", mask_prob=1.0, mask_last_prob=0.5, seed=3)
@@ -92,21 +92,21 @@ def test_catalog_items_index_untrained_items_after_the_trained_ones():
                             item_features=["category"], catalog_items=True)
     dm.setup()
     plain = module(item_features=["category"])
-    vocab, trained = dm.log.item_vocab, plain.log.item_vocab
+    vocab, trained = dm.prepared.log.item_vocab, plain.prepared.log.item_vocab
     assert vocab.ids[:trained.num_known] == trained.ids  # trained items keep their indices
     assert set(vocab.ids[trained.num_known:]) == set("uvwxyzq") - set(trained.ids)  # then every untrained item
     assert "q" in vocab.ids
-    assert (dm.item_counts()[len(trained):] == 0).all()
+    assert (dm.prepared.item_counts()[len(trained):] == 0).all()
     (batch,) = list(dm.test_dataloader())
     assert 1 not in batch.target.tolist()  # the target unknown to training is now rankable
-    assert (dm.item_features.ids[len(trained):, 0] >= 2).all()  # with its own features
+    assert (dm.prepared.item_features.ids[len(trained):, 0] >= 2).all()  # with its own features
 
 
 def test_catalog_items_without_item_table_are_the_items_the_log_names():
     dm = SequenceDataModule(Interactions(EVENTS, name="tiny"), max_len=3, batch_size=2, catalog_items=True)
     dm.setup()
-    trained = module().log.item_vocab
-    vocab = dm.log.item_vocab
+    trained = module().prepared.log.item_vocab
+    vocab = dm.prepared.log.item_vocab
     assert vocab.ids[:trained.num_known] == trained.ids
     assert set(vocab.ids) == set(EVENTS["item_id"])  # validation/test-only items too, each once
     assert len(vocab.ids) == len(set(vocab.ids))

@@ -78,7 +78,7 @@ def test_training_batches_carry_the_answers_of_each_input_position():
     dm = SequenceDataModule(Interactions(EVENTS), max_len=4, batch_size=8, feedback=FEEDBACK, feedback_per_event=1)
     dm.setup()
     (batch,) = list(dm.train_dataloader())
-    vocab = dm.log.item_vocab
+    vocab = dm.prepared.item_vocab
     found = {(vocab.decode([i])[0], vocab.decode([f])[0], bool(h))
              for row in range(len(batch)) for i, f, h in zip(batch.items[row].tolist(),
                                                                 batch.feedback_items[row, :, 0].tolist(),
@@ -86,6 +86,6 @@ def test_training_batches_carry_the_answers_of_each_input_position():
              if f > 0}
     assert found == {("a", "x", False), ("b", "c", True), ("y", "b", True)}
     assert batch.feedback_items.shape == (*batch.items.shape, 1)
-    assert dm.summary()["feedback_answers_used"] == 3
+    assert dm.prepared.summary()["feedback_answers_used"] == 3
     with pytest.raises(ValueError, match="causal"):
         SequenceDataModule(Interactions(EVENTS), objective="cloze", feedback=FEEDBACK).setup()

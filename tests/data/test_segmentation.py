@@ -68,13 +68,13 @@ def test_datamodule_segments_from_training_events_only():
     module = SequenceDataModule(Interactions(EVENTS, items=ITEMS), max_len=4,
                                 segments=BehaviouralSegments(method="quantile"), user_features=[SEGMENT_COLUMN])
     module.setup()
-    users = module.data.users.sort("user_id")
+    users = module.prepared.interactions.users.sort("user_id")
     # leave-one-out after dedupe: training keeps a: tv, tv, cable; b: both events (too short to split); c: pen.
-    training = module.split.train
+    training = module.prepared.split.train
     assert behaviour_table(training, ITEMS).get_column("monetary").to_list() == [510.0, 20.0, 0.0]
     # recency to the last *training* timestamp (50): c is the most recent; a's later events are not seen
     assert users.get_column(SEGMENT_COLUMN).to_list() == ["r2f3m3b2", "r1f2m2b2", "r3f1m1b2"]
-    assert module.user_specs[0].name == SEGMENT_COLUMN
+    assert module.prepared.user_specs[0].name == SEGMENT_COLUMN
     batch = module.test_set[list(range(len(module.test_set)))]
     assert batch.user_features.shape == (len(module.test_set), 1) and (batch.user_features >= 2).all()
 
@@ -86,7 +86,8 @@ def test_behavioural_segment_is_an_evaluation_slice():
     module = SequenceDataModule(Interactions(EVENTS, items=ITEMS), max_len=4,
                                 segments=BehaviouralSegments(method="quantile"))
     module.setup()
-    report = evaluate(MostPopular().fit(module.log).score, module, ks=(10,), user_columns=[SEGMENT_COLUMN])
+    data = module.prepared
+    report = evaluate(MostPopular().fit(data.log).score, data, ks=(10,), user_columns=[SEGMENT_COLUMN])
     table = report.segments[SEGMENT_COLUMN]
     assert sorted(table.get_column(SEGMENT_COLUMN).to_list()) == ["r2f3m3b2", "r3f1m1b2"]  # a and c are tested
     assert table.get_column("count").sum() == len(module.test_set)

@@ -67,7 +67,7 @@ def test_time_gap_buckets():
 
 
 def test_strided_windows_train_every_event_once_with_long_histories():
-    from xsell.data.datamodule import TrainingWindows
+    from xsell.data.datasets import TrainingWindows
 
     log = encode_split(leave_one_out(pl.DataFrame(  # one user, 10 training events, then validation and test
         {"user_id": ["u"] * 12, "item_id": [f"i{k:02d}" for k in range(12)], "timestamp": list(range(12))})))

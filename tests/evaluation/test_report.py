@@ -18,11 +18,12 @@ KS = (1, 3, 10)
 @pytest.fixture(scope="module")
 def reports():
     dm = tiny_module()
-    popularity = MostPopular().fit(dm.log)
+    data = dm.prepared
+    popularity = MostPopular().fit(data.log)
     kept = dict(exclude_seen=False)  # the numbers below were worked out with seen items kept
-    model = evaluate(oracle(dm.num_items), dm, ks=KS, baseline=popularity.score, name="oracle", n_resamples=200,
+    model = evaluate(oracle(data.num_items), data, ks=KS, baseline=popularity.score, name="oracle", n_resamples=200,
                      **kept)
-    baseline = evaluate(popularity.score, dm, ks=KS, name="popularity", part="validation", n_resamples=200, **kept)
+    baseline = evaluate(popularity.score, data, ks=KS, name="popularity", part="validation", n_resamples=200, **kept)
     return dm, popularity, model, baseline
 
 
@@ -31,7 +32,8 @@ def test_metrics_equal_the_protocol(reports, exclude_seen):
     dm, popularity, _, _ = reports
     for part, loader in (("test", dm.test_dataloader()), ("validation", dm.val_dataloader())):
         expected = evaluate_scorer(popularity.score, loader, ks=KS, exclude_seen=exclude_seen)
-        report = evaluate(popularity.score, dm, ks=KS, part=part, exclude_seen=exclude_seen, n_resamples=10)
+        report = evaluate(popularity.score, dm.prepared, ks=KS, part=part, exclude_seen=exclude_seen,
+                          n_resamples=10)
         for name, value in expected.items():
             assert report.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15)
 
@@ -40,11 +42,11 @@ def test_sampled_metrics_only_when_asked_and_equal_to_the_protocol(reports):
     dm, popularity, model, _ = reports
     assert not any(key.startswith("sampled") for key in model.metrics)  # full ranking only by default
     expected = evaluate_scorer(popularity.score, dm.test_dataloader(), ks=KS, sampled_negatives=2, seed=3)
-    report = evaluate(popularity.score, dm, ks=KS, sampled_negatives=2, seed=3, n_resamples=10)
+    report = evaluate(popularity.score, dm.prepared, ks=KS, sampled_negatives=2, seed=3, n_resamples=10)
     sampled = {key: value for key, value in report.metrics.items() if key.startswith("sampled_")}
     assert sampled == {key: value for key, value in expected.items() if key.startswith("sampled_")}
     assert sampled["sampled_recall@3"] == 0.75  # 2 negatives: every known target is in the top 3 of 3
-    oracle_report = evaluate(oracle(dm.num_items), dm, ks=KS, sampled_negatives=2, n_resamples=10)
+    oracle_report = evaluate(oracle(dm.prepared.num_items), dm.prepared, ks=KS, sampled_negatives=2, n_resamples=10)
     assert oracle_report.metrics["sampled_recall@1"] == 0.75  # rank 1 among its candidates; a's is unknown
     assert "sampled_recall" in set(report.to_frame().get_column("metric"))
 
@@ -113,16 +115,16 @@ def test_comparison_table_has_one_row_per_report(reports):
 
 def test_context_columns_are_chosen_or_checked(reports):
     dm, popularity, _, _ = reports
-    chosen = evaluate(popularity.score, dm, ks=(10,), context_columns=[], n_resamples=5)
+    chosen = evaluate(popularity.score, dm.prepared, ks=(10,), context_columns=[], n_resamples=5)
     assert "device" not in chosen.segments
     with pytest.raises(SchemaError, match="context columns \\['shop'\\] are not in the event log"):
-        evaluate(popularity.score, dm, ks=(10,), context_columns=["shop"], n_resamples=5)
+        evaluate(popularity.score, dm.prepared, ks=(10,), context_columns=["shop"], n_resamples=5)
 
 
 def test_bad_arguments(reports):
     dm, popularity, _, _ = reports
     with pytest.raises(ValueError, match="part must be one of"):
-        evaluate(popularity.score, dm, part="train")
+        evaluate(popularity.score, dm.prepared, part="train")
     with pytest.raises(ValueError, match="ks must be positive"):
-        evaluate(popularity.score, dm, ks=(0, 5))
-    assert isinstance(evaluate(popularity.score, dm, ks=(2,), part="val", n_resamples=5), EvaluationReport)
+        evaluate(popularity.score, dm.prepared, ks=(0, 5))
+    assert isinstance(evaluate(popularity.score, dm.prepared, ks=(2,), part="val", n_resamples=5), EvaluationReport)

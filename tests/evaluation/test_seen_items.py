@@ -23,7 +23,7 @@ from xsell.export.scorer import TopKScorer
 from xsell.retrieval.two_stage import TwoStageScorer
 from xsell.training.module import NextItemModule
 
-from .tiny import tiny_module
+from .tiny import tiny_data
 
 NUM_ITEMS = 32  # 0 padding, 1 unknown, 2..31 catalog
 HISTORY = list(range(2, 14))  # 12 seen items
@@ -70,7 +70,7 @@ def test_served_lists_of_the_rank_table_follow_the_setting():
 
 
 def test_reports_name_the_protocol():
-    dm = tiny_module()
+    dm = tiny_data()
 
     def seen_first(batch: SequenceBatch) -> torch.Tensor:
         scores = torch.zeros(len(batch.items), dm.num_items)

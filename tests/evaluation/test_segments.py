@@ -20,7 +20,7 @@ from .tiny import USERS, oracle, tiny_module
 def setup():
     dm = tiny_module()
     batches, rows = target_batches(dm.test_set, dm.eval_batch_size)
-    return dm, rank_table(oracle(dm.num_items), batches, k=3, rows=rows)
+    return dm.prepared, rank_table(oracle(dm.prepared.num_items), batches, k=3, rows=rows)
 
 
 def summary(frame: pl.DataFrame) -> list[tuple]:

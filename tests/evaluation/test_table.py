@@ -135,12 +135,13 @@ def test_metrics_from_the_table_equal_the_protocol():
 
 def test_rows_are_the_targets_positions_in_the_split_log():
     dm = tiny_module()
+    data = dm.prepared
     batches, rows = target_batches(dm.test_set, batch_size=dm.eval_batch_size)
-    table = rank_table(oracle(dm.num_items), batches, k=3, rows=rows)
+    table = rank_table(oracle(data.num_items), batches, k=3, rows=rows)
     assert table.height == 4
-    events = dm.split.events
+    events = data.split.events
     item_ids = events.get_column(ITEM).gather(table.get_column("row")).to_list()
-    assert dm.log.item_vocab.decode(table.get_column("target").to_list()) == [None, "i3", "i5", "i6"]
+    assert data.log.item_vocab.decode(table.get_column("target").to_list()) == [None, "i3", "i5", "i6"]
     assert item_ids == ["i9", "i3", "i5", "i6"]  # users a..d; a's i9 is unknown to training
     assert table.get_column("rank").to_list() == [MISS, 1, 1, 1]
     assert table.get_column("history_length").to_list() == [2, 3, 5, 11]  # the full history, not max_len

@@ -23,8 +23,8 @@ import polars as pl
 import pytest
 import torch
 
-from xsell.data.datamodule import SequenceDataModule
 from xsell.data.interactions import Interactions
+from xsell.data.prepared import PreparedData, prepare
 from xsell.evaluation.trigger import TriggerWindow
 
 DAY = 86_400
@@ -38,23 +38,21 @@ SCORES = {"i3": 5.0, "i2": 4.0, "i1": 3.0, "i4": 3.0, "i0": 1.0, "i5": 0.0}
 
 
 @pytest.fixture(scope="module")
-def shop() -> SequenceDataModule:
+def shop() -> PreparedData:
     events = pl.DataFrame([{"user_id": u, "timestamp": d * DAY + i, "event": e, "item_id": item}
                            for i, (u, d, e, item) in enumerate(_LOG)])
-    dm = SequenceDataModule(Interactions(events, name="triggers"), split="temporal", cutoff=100 * DAY, max_len=4,
-                            drop_duplicates=False)
-    dm.setup()
-    return dm
+    return prepare(Interactions(events, name="triggers"), split="temporal", cutoff=100 * DAY, max_len=4,
+                   drop_duplicates=False)
 
 
-def fixed(dm: SequenceDataModule):
+def fixed(dm: PreparedData):
     vector = torch.zeros(dm.num_items)
     for item, value in SCORES.items():
         vector[dm.log.item_vocab.index(item)] = value
     return lambda batch: vector.expand(len(batch), -1).clone()
 
 
-def by_trigger(dm: SequenceDataModule, table: pl.DataFrame) -> dict[tuple[str, int, str], object]:
+def by_trigger(dm: PreparedData, table: pl.DataFrame) -> dict[tuple[str, int, str], object]:
     """``(user, day, item, event) -> row`` of a trigger table."""
     events = dm.split.events
     out = {}

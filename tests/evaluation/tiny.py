@@ -22,6 +22,7 @@ import torch
 
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.interactions import Interactions
+from xsell.data.prepared import PreparedData, prepare
 
 _HISTORIES = {
     "a": [("i0", "view"), ("i1", "cart"), ("i9", "purchase")],
@@ -44,6 +45,11 @@ def tiny_module(**options) -> SequenceDataModule:
                             eval_batch_size=2, **options)
     dm.setup()
     return dm
+
+
+def tiny_data(**options) -> PreparedData:
+    """The data of :func:`tiny_module`, prepared without a data module."""
+    return prepare(Interactions(EVENTS, items=ITEMS, users=USERS, name="tiny"), max_len=5, **options)
 
 
 def oracle(num_items: int):
