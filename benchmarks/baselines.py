@@ -87,7 +87,7 @@ def baseline_config(name: str, params: dict[str, Any]):
 
 
 def validation_ndcg(cfg, datamodule, exclude_seen: bool) -> float:
-    scorer = instantiate(cfg).fit(datamodule.log)
+    scorer = instantiate(cfg).fit(datamodule.prepared.log)
     metrics = evaluate_scorer(scorer.score, datamodule.val_dataloader(), ks=(10,), exclude_seen=exclude_seen)
     return metrics["ndcg@10"]
 
@@ -125,11 +125,12 @@ def test_run(name: str, params: dict[str, Any], datamodule, exclude_seen: bool) 
     fit_seconds = []
     for _ in range(3):
         start = time.perf_counter()
-        scorer = instantiate(baseline_config(name, params)).fit(datamodule.log)
+        scorer = instantiate(baseline_config(name, params)).fit(datamodule.prepared.log)
         fit_seconds.append(time.perf_counter() - start)
     start = time.perf_counter()
     with torch.no_grad():
-        report = evaluate(scorer.score, datamodule, ks=(10, 20), exclude_seen=exclude_seen, name=name)
+        report = evaluate(scorer.score, datamodule.prepared, ks=(10, 20), exclude_seen=exclude_seen, name=name,
+                          batch_size=datamodule.eval_batch_size)
     m = report.metrics
     keep = ["ndcg@10", "ndcg@10_ci_low", "ndcg@10_ci_high", "recall@10", "recall@10_ci_low",
             "recall@10_ci_high", "mrr@10", "ndcg@20", "recall@20", "coverage@10"]

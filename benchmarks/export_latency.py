@@ -41,7 +41,8 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc  # noqa: E402
 
-from xsell.data.datamodule import SequenceDataModule  # noqa: E402
+from xsell.data.datasets import evaluation_targets  # noqa: E402
+from xsell.data.prepared import prepare  # noqa: E402
 from xsell.data.readers import read_sasrec_txt  # noqa: E402
 from xsell.export.bundle import load_bundle, reference  # noqa: E402
 from xsell.export.parity import check_parity, cut_histories, random_histories  # noqa: E402
@@ -98,23 +99,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     machine = machine_info("xsell/export")
-    datamodule = SequenceDataModule(read_sasrec_txt(path), max_len=MAX_LEN)
-    datamodule.setup()
+    data = prepare(read_sasrec_txt(path), max_len=MAX_LEN)
+    test = evaluation_targets(data, "test")
     torch.manual_seed(args.seed)
-    model = SASRec(datamodule.num_items, dim=DIM, layers=LAYERS, heads=HEADS, max_len=MAX_LEN).eval()
+    model = SASRec(data.num_items, dim=DIM, layers=LAYERS, heads=HEADS, max_len=MAX_LEN).eval()
     config = OmegaConf.create({"model": {"_target_": "xsell.models.SASRec", "dim": DIM, "layers": LAYERS},
                                "inputs": {"event_types": False, "time_gaps": False}})
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        bundle = load_bundle(export_model(model, datamodule, config, Path(tmp) / "bundle"))
+        bundle = load_bundle(export_model(model, data, config, Path(tmp) / "bundle"))
         export_s = time.perf_counter() - start
         sizes = {name: entry["bytes"] for name, entry in bundle.manifest["files"].items()}
-        eager = TopKScorer(model, datamodule.item_counts())
+        eager = TopKScorer(model, data.item_counts())
         formats = {"eager": eager, "scorer.pt": bundle.scorer, "scorer.pt2": bundle.program()}
 
         # Parity: 1,000 random and 1,000 real histories, shapes unlike the export example (3, 7).
-        num_items = datamodule.num_items
-        real = {"items": datamodule.test_set.items[:1000]}
+        num_items = data.num_items
+        real = {"items": test.items[:1000]}
         served = {name: formats[name] for name in ("scorer.pt", "scorer.pt2")}
         parity = {
             "random": check_parity(served, reference(eager), random_histories(num_items, RANDOM_SHAPES,
@@ -122,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             "real": check_parity(served, reference(eager), cut_histories(real, num_items, REAL_SHAPES), K),
         }
 
-        histories = datamodule.test_set.items[:1000]  # [1000, 50] real, left-padded
-        big = datamodule.test_set.items[1000:1256]  # [256, 50]
+        histories = test.items[:1000]  # [1000, 50] real, left-padded
+        big = test.items[1000:1256]  # [256, 50]
         timings: dict[str, Any] = {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
@@ -145,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": args.seed, "machine": machine,
         "model": {"name": "SASRec", "dim": DIM, "layers": LAYERS, "heads": HEADS, "max_len": MAX_LEN,
-                  "num_items": datamodule.num_items, "known_items": datamodule.log.item_vocab.num_known,
-                  "items_in_file": datamodule.data.num_items, "trained": False},
+                  "num_items": data.num_items, "known_items": data.item_vocab.num_known,
+                  "items_in_file": data.interactions.num_items, "trained": False},
         "export_seconds": export_s, "bundle_bytes": sizes,
         "calls": args.calls, "warmup": args.warmup, "batches": args.batches, "target_p50_ms": TARGET_P50_MS,
         "timings": timings,

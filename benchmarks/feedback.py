@@ -89,7 +89,7 @@ def helpfulness(table: pl.DataFrame, datamodule, truth) -> dict[str, float]:
     """Mean ground-truth affinity of the served top-10 for the history's last item, and the share of top-10
     items in a planted complement category, over test targets whose last history item is of an antecedent
     category (a camera, a phone, ...: where a complement is the right suggestion)."""
-    vocab = datamodule.log.item_vocab
+    vocab = datamodule.prepared.item_vocab
     antecedents = set(truth.complements.get_column("antecedent").to_list())
     category = dict(truth.item_category.iter_rows())
     anchors = np.array(vocab.decode(table.get_column(LAST_ITEM).to_list()), dtype=object)
@@ -105,7 +105,7 @@ def model_policy_survey(run: str, data_config, shop, path: Path) -> int:
     """The reference model's top-10 for the one-item history [purchased item] after every purchase,
     answered from the ground truth; written to ``path`` (parquet). Returns the number of answers."""
     model, datamodule = load_checkpoint_model(RUNS_DIR / run / "checkpoints" / "best.ckpt", data_config)
-    vocab = datamodule.log.item_vocab
+    vocab = datamodule.prepared.item_vocab
     purchases = shop.events.filter(pl.col(EVENT) == "purchase")
     anchors = purchases.get_column(ITEM).unique().sort()
     index = torch.tensor([vocab.index(a) for a in anchors.to_list()])[:, None]  # [A, 1]

@@ -416,7 +416,7 @@ def window_statistics(overrides: list[str]) -> dict[str, int]:
 
     datamodule = build_datamodule(compose(overrides))
     labels = (datamodule.train_set.lengths - 1).clamp(min=0)  # a window's first item has no label
-    summary = datamodule.summary()
+    summary = datamodule.prepared.summary()
     return {"windows": int((labels > 0).sum()), "targets": int(labels.sum()),
             "training_events": summary["training_events"], "test_targets": summary["test_targets"],
             "item_vocabulary": summary["item_vocabulary"]}
@@ -458,7 +458,7 @@ def time_xsell_test(run_dir: Path, checkpoint: str, threads: int) -> dict[str, A
     torch.set_num_threads(threads)
     cfg = OmegaConf.load(run_dir / "config.yaml")
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule)
+    model = build_model(cfg, datamodule.prepared)
     model.load_state_dict(checkpoint_weights(checkpoint))
     model.eval()
     seconds, metrics = [], {}

@@ -177,14 +177,15 @@ def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: in
     datamodule = SequenceDataModule(data, max_len=50, batch_size=256, eval_batch_size=256, item_features=features,
                                     catalog_items=True, seed=seed)
     datamodule.setup()
-    vocab = datamodule.log.item_vocab
-    table = datamodule.item_features
-    model = TwoTower(datamodule.num_items, dim=64, max_len=50,
+    prepared = datamodule.prepared
+    vocab = prepared.item_vocab
+    table = prepared.item_features
+    model = TwoTower(prepared.num_items, dim=64, max_len=50,
                      query=functools.partial(SASRec, layers=2, heads=2, dropout=0.2),
-                     num_event_types=datamodule.num_event_types, feature_ids=torch.from_numpy(table.ids),
+                     num_event_types=prepared.num_event_types, feature_ids=torch.from_numpy(table.ids),
                      feature_specs=table.specs, id_dropout=0.2)
     loss = InBatchSoftmax(temperature=0.05, logq_correction=logq_correction)
-    module = NextItemModule(model, loss, item_counts=datamodule.item_counts(),
+    module = NextItemModule(model, loss, item_counts=prepared.item_counts(),
                             optimizer=functools.partial(torch.optim.AdamW, lr=3e-3, weight_decay=0.0), seed=seed)
     trainer = pl_lightning.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                                    enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
@@ -199,18 +200,18 @@ def run_cold_start(n_events: int, epochs: int, cold_share: float = 0.1, seed: in
     category = dict(zip(shop.items.get_column(ITEM).to_list(), shop.items.get_column("category").to_list(), strict=True))
     index_category = np.array([None, None] + [category.get(i) for i in vocab.ids], dtype=object)
     cold_keys = np.array([vocab.index(i) for i in sorted(cold_ids)], dtype=np.int64)
-    assert (datamodule.item_counts()[cold_keys] == 0).all(), "held-out items must have no training events"
+    assert (prepared.item_counts()[cold_keys] == 0).all(), "held-out items must have no training events"
     with torch.no_grad():
         vectors = model.item_embeddings()  # [N, D]
     index = ItemIndex.build(vectors[cold_keys].numpy(), [vocab.ids[k - 2] for k in cold_keys], cold_keys)
     truth = shop.ground_truth
     complements = {a: truth.complement_categories(a) for a in truth.complements.get_column("antecedent").unique()}
-    purchase = datamodule.event_types.index_of()["purchase"]
+    purchase = prepared.event_types.index_of()["purchase"]
     # (recall, random recall, share of complements in the top 50, random share) per query
     variants: dict[str, list[tuple[float, float, float, float]]] = {
         "probe": [], "after_purchase": [], "after_any_event": [], "probe_warm_items": []}
 
-    counts = datamodule.item_counts()
+    counts = prepared.item_counts()
     warm_keys = np.array([k for k in range(2, len(vocab)) if counts[k] > 0], dtype=np.int64)
     warm_index = ItemIndex.build(vectors[warm_keys].numpy(), [vocab.ids[k - 2] for k in warm_keys], warm_keys)
 

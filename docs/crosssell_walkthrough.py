@@ -46,7 +46,7 @@ from environment import (  # noqa: E402
 
 from xsell.crosssell.catalog import ItemCatalog  # noqa: E402
 from xsell.crosssell.pipeline import build_pipeline  # noqa: E402
-from xsell.data.datamodule import SequenceDataModule  # noqa: E402
+from xsell.data.prepared import prepare  # noqa: E402
 from xsell.data.synthetic import synthetic_shop  # noqa: E402
 from xsell.evaluation.report import evaluate  # noqa: E402
 from xsell.evaluation.table import LAST_ITEM, TOP_K  # noqa: E402
@@ -104,27 +104,26 @@ def main() -> None:
     info = {**machine_info(), "threads": 1, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     start = time.perf_counter()
     shop = synthetic_shop(n_events=N_EVENTS, seed=0)
-    datamodule = SequenceDataModule(shop, split="temporal", cutoff=0.8, max_len=50)
-    datamodule.setup()
-    model = instantiate(OmegaConf.load(ROOT / "xsell" / "configs" / "baselines" / "itemknn.yaml")).fit(datamodule.log)
-    catalog = ItemCatalog.of(datamodule)
-    vocab = datamodule.log.item_vocab
+    data = prepare(shop, split="temporal", cutoff=0.8, max_len=50)
+    model = instantiate(OmegaConf.load(ROOT / "xsell" / "configs" / "baselines" / "itemknn.yaml")).fit(data.log)
+    catalog = ItemCatalog.of(data)
+    vocab = data.item_vocab
 
     results: dict[str, dict[str, float]] = {}
     windows: dict[str, list[float]] = {}
     for name, (config, overrides) in VARIANTS.items():
         rules = rules_of(config, overrides)
         score = build_pipeline(rules, catalog).wrap(model.score) if rules else model.score
-        report = evaluate(score, datamodule, ks=(K,), name=name, n_resamples=200)
-        trigger = TriggerWindow(window_days=14).evaluate(score, datamodule, ks=(K,))
-        new = TriggerWindow(window_days=14, new_items_only=True).evaluate(score, datamodule, ks=(K,))
+        report = evaluate(score, data, ks=(K,), name=name, n_resamples=200)
+        trigger = TriggerWindow(window_days=14).evaluate(score, data, ks=(K,))
+        new = TriggerWindow(window_days=14, new_items_only=True).evaluate(score, data, ks=(K,))
         results[name] = {**{key: report.metrics[key] for key in SHOWN if key in report.metrics},
                          "planted_affinity@10": planted_affinity(report.table, vocab, shop.ground_truth, K),
                          **trigger.metrics, **{f"new_{key}": value for key, value in new.metrics.items()}}
         if name in ("no rules", "complement"):
             for only_new in (False, True):
                 windows[f"{name}{', new items' if only_new else ''}"] = [
-                    TriggerWindow(window_days=d, new_items_only=only_new).evaluate(score, datamodule, ks=(K,))
+                    TriggerWindow(window_days=d, new_items_only=only_new).evaluate(score, data, ks=(K,))
                     .metrics[f"window_hit@{K}"] for d in WINDOWS_DAYS]
         print(name, {key: round(results[name][key], 4) for key in SHOWN})
     seconds = time.perf_counter() - start
@@ -132,7 +131,7 @@ def main() -> None:
     images, results_file = (IMAGES, RESULTS) if args.update_docs else (out / "images", out / f"{SECTION}.json")
     plot_metrics(results, images / "crosssell_rules.png")
     plot_windows(windows, images / "crosssell_trigger_window.png")
-    summary = datamodule.summary()
+    summary = data.summary()
     payload = {"machine": info, "seconds": seconds, "n_events": N_EVENTS, "seed": 0, "model": "ItemKNN",
                "split": "temporal, cutoff 0.8", "test_targets": summary["test_targets"],
                "variants": {name: {"rules": config, "overrides": overrides} for name, (config, overrides)

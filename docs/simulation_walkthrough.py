@@ -53,7 +53,7 @@ from xsell.baselines import ItemKNN, Markov, MostPopular  # noqa: E402
 from xsell.crosssell.catalog import ItemCatalog  # noqa: E402
 from xsell.crosssell.complement import ComplementMode  # noqa: E402
 from xsell.crosssell.pipeline import RulePipeline  # noqa: E402
-from xsell.data.datamodule import SequenceDataModule  # noqa: E402
+from xsell.data.prepared import prepare  # noqa: E402
 from xsell.data.synthetic import synthetic_shop  # noqa: E402
 from xsell.offpolicy import (  # noqa: E402
     CategoryPairRewardModel,
@@ -285,13 +285,12 @@ def main() -> None:
 
     shop = synthetic_shop(args.events, seed=seed)
     world = ShopWorld.from_shop(shop)
-    datamodule = SequenceDataModule(shop, max_len=20, seed=seed)  # the models learn from the training part
-    datamodule.setup()
-    vocabulary = datamodule.log.item_vocab
-    models = {"popularity": MostPopular().fit(datamodule.log), "item_knn": ItemKNN().fit(datamodule.log),
-              "markov": Markov().fit(datamodule.log)}
+    data = prepare(shop, max_len=20)  # the models learn from the training part
+    vocabulary = data.item_vocab
+    models = {"popularity": MostPopular().fit(data.log), "item_knn": ItemKNN().fit(data.log),
+              "markov": Markov().fit(data.log)}
     sessions = sample_sessions(shop, world, args.sessions, seed=seed + 1)
-    complement = RulePipeline([ComplementMode(ItemCatalog.of(datamodule), factor=0.0)])  # other categories only
+    complement = RulePipeline([ComplementMode(ItemCatalog.of(data), factor=0.0)])  # other categories only
     policies = {"no_recommendation": NoRecommendation(), "random": RandomPolicy(world.num_items, seed=seed),
                 **{name: ScoreFunctionPolicy(model.score, vocabulary, world) for name, model in models.items()},
                 "item_knn+complement": ScoreFunctionPolicy(complement.wrap(models["item_knn"].score), vocabulary, world),

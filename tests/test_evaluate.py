@@ -132,7 +132,7 @@ def test_load_run_gives_the_run_back_as_values(trained):
     loaded = xsell.load_run(run_dir)
     assert loaded.checkpoint == run_dir / "checkpoints" / "best.ckpt" and loaded.metrics == train_metrics
     assert loaded.config.model._target_ == "xsell.models.SASRec" and loaded.bundle is None
-    assert len(loaded.vocabulary) == loaded.datamodule.num_items
+    assert len(loaded.vocabulary) == loaded.datamodule.prepared.num_items
     weights = checkpoint_weights(loaded.checkpoint)
     assert all(torch.equal(weights[k], v) for k, v in loaded.model.state_dict().items())
     assert not loaded.model.training

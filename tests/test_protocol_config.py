@@ -41,9 +41,9 @@ def test_evaluate_scores_the_model_and_its_baselines_under_the_setting(tmp_path,
     assert report.count(label) == 2  # the model's table and the comparison with the baselines
     dm = instantiate(config("eval", *DATA).data)
     dm.setup()
-    expected = evaluate_scorer(MostPopular().fit(dm.log).score, dm.test_dataloader(), ks=(5, 10, 20),
+    expected = evaluate_scorer(MostPopular().fit(dm.prepared.log).score, dm.test_dataloader(), ks=(5, 10, 20),
                                exclude_seen=exclude_seen)
-    other = evaluate_scorer(MostPopular().fit(dm.log).score, dm.test_dataloader(), ks=(5, 10, 20),
+    other = evaluate_scorer(MostPopular().fit(dm.prepared.log).score, dm.test_dataloader(), ks=(5, 10, 20),
                             exclude_seen=not exclude_seen)
     popularity = metrics["compare"]["MostPopular"]["test"]
     assert popularity["ndcg@10"] == pytest.approx(expected["ndcg@10"], abs=1e-12)

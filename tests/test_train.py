@@ -112,7 +112,7 @@ def test_bert4rec_trains_on_cloze_batches(tmp_path):
     cfg = config(tmp_path, *SHRINK, "model=bert4rec")
     datamodule = build_datamodule(cfg)
     batch = next(iter(datamodule.train_dataloader()))
-    masked = batch.items == datamodule.mask_index
+    masked = batch.items == datamodule.prepared.mask_index
     assert masked.any() and torch.equal(masked, batch.labels > 0)
 
 
@@ -188,7 +188,7 @@ def test_synthetic_data_config_instantiates(tmp_path):
     datamodule = instantiate(cfg.data, objective="causal")
     assert isinstance(datamodule, SequenceDataModule)
     datamodule.setup()
-    assert datamodule.summary()["events"] == 3000 and datamodule.max_len == cfg.data.max_len
+    assert datamodule.prepared.summary()["events"] == 3000 and datamodule.prepared.max_len == cfg.data.max_len
 
 
 @pytest.mark.parametrize("option", [o for o in group_options("data") if o != "synthetic"])

@@ -12,7 +12,7 @@ SEQUENCES = {"a": ["x", "y", "z", "w", "x"], "b": ["x", "y"], "c": ["y", "z"], "
 
 @pytest.fixture(scope="module")
 def log():
-    return tiny_datamodule(SEQUENCES).log
+    return tiny_datamodule(SEQUENCES).prepared.log
 
 
 def rule(frame: pl.DataFrame, x: str, y: str) -> dict:

@@ -29,7 +29,7 @@ def datamodule():
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_scores_every_item_through_the_protocol(name, datamodule):
-    log = datamodule.log
+    log = datamodule.prepared.log
     baseline = BASELINES[name]()
     assert baseline.fit(log) is baseline
     batch = history_batch(log, [["x", "y"], [], ["q"], ["w", "v", "z", "y", "x"]])  # q: unknown
@@ -45,14 +45,14 @@ def test_scores_every_item_through_the_protocol(name, datamodule):
 @pytest.mark.parametrize("name", BASELINES)
 def test_score_before_fit_is_an_error(name, datamodule):
     with pytest.raises(RuntimeError, match="fit"):
-        BASELINES[name]().score(history_batch(datamodule.log, [["x"]]))
+        BASELINES[name]().score(history_batch(datamodule.prepared.log, [["x"]]))
 
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_fit_ignores_validation_and_test_targets(name):
     # The same training events with other (known) targets: a fitted baseline must not change at all.
-    first = tiny_datamodule(with_targets({"a": ["v", "w"], "b": ["x", "w"], "c": ["w", "y"]})).log
-    second = tiny_datamodule(with_targets({"a": ["z", "y"], "b": ["y", "x"], "c": ["y", "v"]})).log
+    first = tiny_datamodule(with_targets({"a": ["v", "w"], "b": ["x", "w"], "c": ["w", "y"]})).prepared.log
+    second = tiny_datamodule(with_targets({"a": ["z", "y"], "b": ["y", "x"], "c": ["y", "v"]})).prepared.log
     assert first.item_vocab == second.item_vocab
     histories = [["x"], ["y"], ["z"], ["v"], ["w"], ["x", "v"], ["w", "z", "y"], []]
     scores = [BASELINES[name]().fit(log).score(history_batch(log, histories)) for log in (first, second)]

@@ -19,7 +19,7 @@ def steck(x: np.ndarray, l2: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def log():
-    return tiny_datamodule(SEQUENCES).log
+    return tiny_datamodule(SEQUENCES).prepared.log
 
 
 def test_weights_match_the_closed_form(log):

@@ -15,7 +15,7 @@ S6, S3 = math.sqrt(6), math.sqrt(3)
 
 @pytest.fixture(scope="module")
 def log():
-    return tiny_datamodule(SEQUENCES).log
+    return tiny_datamodule(SEQUENCES).prepared.log
 
 
 def similarity(knn: ItemKNN, log, items=ITEMS) -> np.ndarray:

@@ -13,7 +13,7 @@ ITEMS = ["x", "y", "z"]
 
 @pytest.fixture(scope="module")
 def log():
-    return tiny_datamodule(SEQUENCES).log
+    return tiny_datamodule(SEQUENCES).prepared.log
 
 
 def test_transition_probabilities_with_popularity_smoothing(log):

@@ -26,25 +26,25 @@ def datamodule() -> SequenceDataModule:
 
 
 def test_counts_training_events_per_item(datamodule):
-    popular = MostPopular().fit(datamodule.log)
-    vocab = datamodule.log.item_vocab
+    popular = MostPopular().fit(datamodule.prepared.log)
+    vocab = datamodule.prepared.log.item_vocab
     counts = {vocab.decode([i])[0]: c for i, c in enumerate(popular.counts.tolist()) if i >= 2}
     assert counts == {"x": 3.0, "y": 2.0, "z": 2.0}
     assert popular.counts[:2].tolist() == [0.0, 0.0]
-    assert torch.equal(popular.counts, datamodule.item_counts())
+    assert torch.equal(popular.counts, datamodule.prepared.item_counts())
 
 
 def test_scores_are_the_same_for_every_user(datamodule):
-    popular = MostPopular().fit(datamodule.log)
+    popular = MostPopular().fit(datamodule.prepared.log)
     scores = popular.score(SequenceBatch(items=torch.zeros(3, 2, dtype=torch.long),
                                          events=torch.zeros(3, 2, dtype=torch.long),
                                          time_gaps=torch.zeros(3, 2, dtype=torch.long)))
-    assert scores.shape == (3, len(datamodule.log.item_vocab))
+    assert scores.shape == (3, len(datamodule.prepared.log.item_vocab))
     assert (scores == popular.counts).all()
 
 
 def test_evaluated_through_the_shared_protocol(datamodule):
-    popular = MostPopular().fit(datamodule.log)
+    popular = MostPopular().fit(datamodule.prepared.log)
     # Validation targets: a -> x (most popular, rank 1), b -> y (below x, tied with z: pessimistic rank 3).
     val = evaluate_scorer(popular.score, datamodule.val_dataloader(), ks=(1, 2, 3))
     assert val["recall@1"] == val["recall@2"] == pytest.approx(0.5) and val["recall@3"] == pytest.approx(1.0)
@@ -65,9 +65,9 @@ def test_score_before_fit_is_an_error():
 def test_recent_window_counts_the_latest_training_events(datamodule):
     # Training events (time): a x1 y2 x3 z4, b y1, c x1 z2. 30% of 7 -> the 3 latest, ties at time 2 kept:
     # a y2 x3 z4, c z2 -> z 2, x 1, y 1; all-time counts x 3, y 2 order the tie x before y.
-    timestamps = datamodule.split.events["timestamp"].to_numpy()
-    popular = MostPopular(recent_fraction=0.3).fit(datamodule.log, timestamps=timestamps)
-    vocab = datamodule.log.item_vocab
+    timestamps = datamodule.prepared.split.events["timestamp"].to_numpy()
+    popular = MostPopular(recent_fraction=0.3).fit(datamodule.prepared.log, timestamps=timestamps)
+    vocab = datamodule.prepared.log.item_vocab
     counts = {vocab.decode([i])[0]: c for i, c in enumerate(popular.counts.tolist()) if c}
     assert counts == {"z": 2.0, "x": 1.0, "y": 1.0}
     ranking = popular.scores.argsort(descending=True)[:3].tolist()
@@ -76,8 +76,8 @@ def test_recent_window_counts_the_latest_training_events(datamodule):
 
 def test_recent_window_needs_aligned_timestamps(datamodule):
     with pytest.raises(ValueError, match="timestamps"):
-        MostPopular(recent_fraction=0.5).fit(datamodule.log)
+        MostPopular(recent_fraction=0.5).fit(datamodule.prepared.log)
     with pytest.raises(ValueError, match="shape"):
-        MostPopular(recent_fraction=0.5).fit(datamodule.log, timestamps=np.arange(3))
+        MostPopular(recent_fraction=0.5).fit(datamodule.prepared.log, timestamps=np.arange(3))
     with pytest.raises(ValueError, match="recent_fraction"):
         MostPopular(recent_fraction=0.0)

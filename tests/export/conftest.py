@@ -12,7 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from xsell.data.datamodule import SequenceDataModule
+from xsell.data.prepared import PreparedData, prepare
 from xsell.data.sequences import NUM_TIME_GAP_BUCKETS
 from xsell.data.synthetic import synthetic_shop
 from xsell.export.bundle import Bundle, load_bundle
@@ -32,7 +32,7 @@ class Exported:
 
     name: str
     model: torch.nn.Module
-    datamodule: SequenceDataModule
+    data: PreparedData
     path: Path
     hybrid: bool
 
@@ -49,23 +49,20 @@ class Exported:
         """``{"events": table size, "time_gaps": table size}`` when the model reads them, else empty."""
         if not self.hybrid:
             return {}
-        return {"events": self.datamodule.num_event_types, "time_gaps": NUM_TIME_GAP_BUCKETS}
+        return {"events": self.data.num_event_types, "time_gaps": NUM_TIME_GAP_BUCKETS}
 
     def eager_scorer(self) -> TopKScorer:
         """The eager scorer of the model (the reference reads its model, prior and rules)."""
-        return TopKScorer(self.model, self.datamodule.item_counts(), num_event_types=self.context.get("events", 0),
+        return TopKScorer(self.model, self.data.item_counts(), num_event_types=self.context.get("events", 0),
                           num_time_gap_buckets=self.context.get("time_gaps", 0))
 
 
 @pytest.fixture(scope="session")
-def shop() -> SequenceDataModule:
-    datamodule = SequenceDataModule(synthetic_shop(n_events=N_EVENTS, seed=0), max_len=MAX_LEN,
-                                    item_features=["category", "brand"])
-    datamodule.setup()
-    return datamodule
+def shop() -> PreparedData:
+    return prepare(synthetic_shop(n_events=N_EVENTS, seed=0), max_len=MAX_LEN, item_features=["category", "brand"])
 
 
-def build(name: str, datamodule: SequenceDataModule) -> torch.nn.Module:
+def build(name: str, datamodule: PreparedData) -> torch.nn.Module:
     """A seeded, untrained model (parity does not need a trained one), in eval mode."""
     torch.manual_seed(0)
     cls = {"sasrec": SASRec, "bert4rec": BERT4Rec, "gru4rec": GRU4Rec, "sasrec_hybrid": SASRec}[name]

@@ -16,6 +16,7 @@ import torch
 from omegaconf import OmegaConf
 
 from tests.export.toy import COUNTS, ITEM_TABLE, MANIFEST, LastItem
+from xsell.data.datasets import evaluation_targets
 from xsell.errors import BundleError, OutputError
 from xsell.export import bundle as bundle_module
 from xsell.export.bundle import load_bundle, reference, write_bundle
@@ -36,7 +37,7 @@ def test_layout_and_item_table(export_of, shop):
     assert items.get_column("item_id").to_list()[2:] == shop.log.item_vocab.ids
     assert items.get_column("train_count").to_list() == shop.log.training_item_counts().astype(int).tolist()
     assert {"category", "brand", "price"} <= set(items.columns)
-    shop_items = shop.data.items.select("item_id", "category")
+    shop_items = shop.interactions.items.select("item_id", "category")
     joined = items.drop_nulls("item_id").join(shop_items, on="item_id", suffix="_shop")
     assert joined.height == shop.num_items - 2 and (joined["category"] == joined["category_shop"]).all()
 
@@ -44,22 +45,22 @@ def test_layout_and_item_table(export_of, shop):
 def test_recommend_maps_original_ids_both_ways(export_of, shop):
     exported = export_of("bert4rec")
     bundle = exported.bundle
-    history = shop.log.item_vocab.decode(shop.test_set.items[0][shop.test_set.items[0] > 0].tolist())
+    history = shop.log.item_vocab.decode(shop.test.items[0][shop.test.items[0] > 0].tolist())
     encoded = bundle.encode([history, ["no-such-item"], []])
     assert encoded.dtype == torch.long and encoded.shape == (3, len(history))
-    assert encoded[0].tolist() == shop.test_set.items[0][shop.test_set.items[0] > 0].tolist()
+    assert encoded[0].tolist() == shop.test.items[0][shop.test.items[0] > 0].tolist()
     assert encoded[1, -1] == 1 and (encoded[2] == 0).all()  # unseen id -> unknown; empty -> padding
     top = bundle.recommend([history, [], ["no-such-item"]], k=5)
     indices, scores = reference(exported.eager_scorer())(encoded, 5)
     assert [item for item, _ in top[0]] == shop.log.item_vocab.decode(indices[0].tolist())
     assert [s for _, s in top[0]] == pytest.approx(scores[0].tolist(), abs=1e-5)
     assert not set(history) & {item for item, _ in top[0]}  # history items are excluded
-    popular = shop.log.item_vocab.decode(exported.datamodule.item_counts().argsort(descending=True)[:5].tolist())
+    popular = shop.log.item_vocab.decode(exported.data.item_counts().argsort(descending=True)[:5].tolist())
     assert {item for item, _ in top[1]} == set(popular) == {item for item, _ in top[2]}
 
 
 def test_bundle_follows_the_runs_seen_items_protocol(export_of, shop, tmp_path):
-    history = shop.log.item_vocab.decode(shop.test_set.items[0][shop.test_set.items[0] > 0].tolist())
+    history = shop.log.item_vocab.decode(shop.test.items[0][shop.test.items[0] > 0].tolist())
     everything = shop.num_items - 2  # k = every catalog item: the history is in the list exactly when kept
     default = export_of("gru4rec").bundle  # its config predates the key: excluded, as the scorer always did
     assert default.manifest["protocol"] == {"exclude_seen": True, "seen_items": "seen items excluded"}
@@ -100,7 +101,7 @@ def test_existing_bundle_is_kept_unless_overwrite(export_of, tmp_path):
 def test_failed_write_leaves_nothing_behind(export_of, tmp_path, monkeypatch):
     """A write that fails half-way (here: the parity self-check) leaves neither the target nor a temp folder,
     and an existing bundle stays as it was."""
-    scorer = TopKScorer(export_of("gru4rec").model, export_of("gru4rec").datamodule.item_counts())
+    scorer = TopKScorer(export_of("gru4rec").model, export_of("gru4rec").data.item_counts())
     monkeypatch.setattr(bundle_module, "check_parity",
                         lambda *args: {"scorer.pt": Parity(10, 10, 3, 0.5), "scorer.pt2": Parity(10, 10, 0, 0.0)})
     with pytest.raises(BundleError, match="export parity check failed"):
@@ -143,9 +144,9 @@ SERVE = textwrap.dedent('''
 
 def serving_case(exported) -> dict[str, torch.Tensor]:
     """Six real histories cut to 9 columns, an empty one and one of an unknown item then item 4."""
-    real = exported.datamodule.test_set
+    real = evaluation_targets(exported.data, "test")
     items = torch.cat([real.items[:6, -9:], torch.tensor([[0] * 9, [0] * 7 + [1, 4]])])  # [8, 9]
-    case = {"items": items, "exclude": torch.zeros(len(items), exported.datamodule.num_items, dtype=torch.bool)}
+    case = {"items": items, "exclude": torch.zeros(len(items), exported.data.num_items, dtype=torch.bool)}
     if exported.hybrid:
         case.update(events=torch.cat([real.events[:6, -9:], items[6:].clamp(max=1)]),
                     time_gaps=torch.cat([real.time_gaps[:6, -9:], items[6:].clamp(max=1)]))
@@ -170,7 +171,7 @@ def test_torch_alone_reproduces_the_eager_top10(export_of, tmp_path):
         case = serving_case(exported)
         context = {k: v for k, v in case.items() if k in ("events", "time_gaps")}
         indices, scores = reference(exported.eager_scorer())(case["items"], 10, None, **context)
-        expected_ids = [exported.datamodule.log.item_vocab.decode(row) for row in indices.tolist()]
+        expected_ids = [exported.data.log.item_vocab.decode(row) for row in indices.tolist()]
         for fmt in ("scorer.pt", "scorer.pt2"):
             result = served[str(exported.path)][fmt]
             assert result["indices"] == indices.tolist(), (name, fmt)

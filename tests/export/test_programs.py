@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from tests.export.conftest import MAX_LEN
+from xsell.data.datasets import evaluation_targets
+from xsell.data.prepared import PreparedData
 from xsell.export.bundle import reference
 from xsell.export.parity import check_parity, compare_topk, cut_histories, random_histories
 from xsell.export.programs import EXPORT_EXAMPLE_SHAPE, to_exported_program, to_torchscript
@@ -24,11 +26,11 @@ def random_batches(num_items: int, context: dict[str, int], seed: int = 0) -> li
     return random_histories(num_items, RANDOM_SHAPES, context=context, seed=seed)
 
 
-def real_batches(datamodule, context: dict[str, int]) -> list[dict[str, torch.Tensor]]:
+def real_batches(data: PreparedData, context: dict[str, int]) -> list[dict[str, torch.Tensor]]:
     """Validation and test histories of the synthetic shop (1,000), cut or left-padded to other lengths."""
-    sets = (datamodule.val_set, datamodule.test_set)
+    sets = (evaluation_targets(data, "validation"), evaluation_targets(data, "test"))
     columns = {name: torch.cat([getattr(s, name) for s in sets]) for name in ("items", *context)}
-    return cut_histories(columns, datamodule.num_items, REAL_SHAPES)
+    return cut_histories(columns, data.num_items, REAL_SHAPES)
 
 
 def compiled(exported) -> dict:
@@ -54,7 +56,7 @@ def sample(exported, batches: list) -> list:
 
 
 def test_parity_on_random_histories(exported):
-    batches = random_batches(exported.datamodule.num_items, exported.context)
+    batches = random_batches(exported.data.num_items, exported.context)
     assert sum(len(b["items"]) for b in batches) == 1000
     assert any((b["items"] == 0).all(1).any() for b in batches)  # empty histories are covered
     results = check_parity(compiled(exported), reference(exported.eager_scorer()), sample(exported, batches), K)
@@ -63,7 +65,7 @@ def test_parity_on_random_histories(exported):
 
 
 def test_parity_on_real_histories(exported):
-    batches = real_batches(exported.datamodule, exported.context)
+    batches = real_batches(exported.data, exported.context)
     results = check_parity(compiled(exported), reference(exported.eager_scorer()), sample(exported, batches), K)
     assert_parity(results)
     assert results["scorer.pt2"].rows == (500 if exported.hybrid else 1000)
@@ -72,18 +74,18 @@ def test_parity_on_real_histories(exported):
 @pytest.mark.parametrize("k", [1, 3, 5000])
 def test_parity_for_other_k(exported, k):
     """``k`` is dynamic in the exported program: 1, small, and more than the catalog (clipped to N)."""
-    batches = random_batches(exported.datamodule.num_items, exported.context, seed=1)[:4]
+    batches = random_batches(exported.data.num_items, exported.context, seed=1)[:4]
     results = check_parity(compiled(exported), reference(exported.eager_scorer()), batches, k)
     assert_parity(results)
-    assert results["scorer.pt"].k == min(k, exported.datamodule.num_items)
+    assert results["scorer.pt"].k == min(k, exported.data.num_items)
 
 
 def test_both_formats_share_one_contract_beyond_the_recommendable_items(exported):
     """``exclude`` left out in both formats, ``k`` beyond the catalog: the same lists as the reference, whose
     slots past the recommendable items are (0, -inf); never a history, padding or unknown item with a score."""
-    batch = random_batches(exported.datamodule.num_items, exported.context, seed=3)[3]  # 5 rows, some empty
+    batch = random_batches(exported.data.num_items, exported.context, seed=3)[3]  # 5 rows, some empty
     items, context = batch["items"], {name: batch[name] for name in exported.context}
-    num_items = exported.datamodule.num_items
+    num_items = exported.data.num_items
     expected = reference(exported.eager_scorer())(items, num_items + 5, None, **context)
     for name, scorer in compiled(exported).items():
         indices, scores = scorer(items, num_items + 5, None, **context)
@@ -96,7 +98,7 @@ def test_both_formats_share_one_contract_beyond_the_recommendable_items(exported
 
 def test_eager_scorer_matches_the_reference(exported):
     """The uncompiled TopKScorer (fitting histories to max_len, one extra padding row) ranks like the model."""
-    batches = random_batches(exported.datamodule.num_items, exported.context, seed=2)[:5]
+    batches = random_batches(exported.data.num_items, exported.context, seed=2)[:5]
     scorer = exported.eager_scorer()
     assert_parity(check_parity({"eager": scorer}, reference(scorer), batches, K))
 

@@ -14,21 +14,22 @@ def setup():
     datamodule = SequenceDataModule(synthetic_shop(3000, seed=0), max_len=10, eval_batch_size=64,
                                     item_features=["category", "brand", "price_bucket", "title_tokens"])
     datamodule.setup()
-    features = torch.from_numpy(datamodule.item_features.ids)
+    data = datamodule.prepared
+    features = torch.from_numpy(data.item_features.ids)
     torch.manual_seed(0)
-    two_tower = TwoTower(datamodule.num_items, dim=16, max_len=10, query=MeanPool, feature_ids=features,
-                         feature_specs=datamodule.item_features.specs).eval()
+    two_tower = TwoTower(data.num_items, dim=16, max_len=10, query=MeanPool, feature_ids=features,
+                         feature_specs=data.item_features.specs).eval()
     for table in (two_tower.items.embedding.ids, *two_tower.items.embedding.features):
         torch.nn.init.normal_(table.weight)  # stand-in for training: the tables start at zero (tied scores)
-    ranker = SASRec(datamodule.num_items, dim=16, layers=1, heads=1, max_len=10).eval()
-    retriever = Retriever(two_tower, build_item_index(two_tower, datamodule.log.item_vocab), datamodule.log.item_vocab,
+    ranker = SASRec(data.num_items, dim=16, layers=1, heads=1, max_len=10).eval()
+    retriever = Retriever(two_tower, build_item_index(two_tower, data.log.item_vocab), data.log.item_vocab,
                           max_len=10)
     return datamodule, two_tower, ranker, retriever
 
 
 def test_retrieve_returns_ids_and_scores_never_padding_or_seen(setup):
     datamodule, two_tower, _, retriever = setup
-    vocab = datamodule.log.item_vocab
+    vocab = datamodule.prepared.item_vocab
     histories = [vocab.ids[:3], [vocab.ids[5]], [], ["never-seen-item", vocab.ids[7]]]
     found = retriever.retrieve(histories, k=8)
     assert found.keys.shape == (4, 8) and (found.keys >= 2).all()
@@ -46,7 +47,8 @@ def test_retrieve_returns_ids_and_scores_never_padding_or_seen(setup):
 
 def test_two_stage_with_the_whole_catalog_as_candidates_is_the_ranker(setup):
     datamodule, _, ranker, retriever = setup
-    everything = TwoStageScorer(retriever, ranker, candidates=datamodule.log.item_vocab.num_known, exclude_seen=False)
+    everything = TwoStageScorer(retriever, ranker, candidates=datamodule.prepared.item_vocab.num_known,
+                                exclude_seen=False)
     expected = evaluate_scorer(ranker.score, datamodule.val_dataloader(), ks=(1, 10, 50), exclude_seen=False)
     assert evaluate_scorer(everything, datamodule.val_dataloader(), ks=(1, 10, 50),
                            exclude_seen=False) == pytest.approx(expected)
@@ -69,7 +71,7 @@ def test_two_stage_recall_is_bounded_by_the_candidates(setup):
 
 def test_item_index_holds_eval_mode_vectors_of_known_items_only(setup):
     datamodule, two_tower, _, _ = setup
-    vocab = datamodule.log.item_vocab
+    vocab = datamodule.prepared.item_vocab
     two_tower.train()  # id dropout on: the index must still hold the deterministic eval-mode vectors
     try:
         index = build_item_index(two_tower, vocab)

@@ -43,9 +43,10 @@ def trained():
         dm = SequenceDataModule(shop, max_len=MAX_LEN, batch_size=64, eval_batch_size=512,
                                 item_features=["category"], seed=0)
         dm.setup()
-        model = SASRec(dm.num_items, dim=64, layers=1, heads=1, dropout=0.1, max_len=MAX_LEN,
-                       num_event_types=dm.num_event_types, feature_ids=torch.from_numpy(dm.item_features.ids),
-                       feature_specs=dm.item_features.specs)
+        data = dm.prepared
+        model = SASRec(data.num_items, dim=64, layers=1, heads=1, dropout=0.1, max_len=MAX_LEN,
+                       num_event_types=data.num_event_types, feature_ids=torch.from_numpy(data.item_features.ids),
+                       feature_specs=data.item_features.specs)
         # constant learning rate: a few epochs are too short for warm-up + decay to help
         module = NextItemModule(model, optimizer=partial(torch.optim.AdamW, lr=0.01), warmup_fraction=None)
         trainer = pl.Trainer(accelerator="cpu", max_epochs=8, enable_progress_bar=False, logger=False,
@@ -61,7 +62,7 @@ def trained():
 
 def test_learns_better_than_popularity(trained):
     _, dm, module = trained
-    popularity = evaluate_scorer(MostPopular().fit(dm.log).score, dm.test_dataloader(), ks=(10,))
+    popularity = evaluate_scorer(MostPopular().fit(dm.prepared.log).score, dm.test_dataloader(), ks=(10,))
     recall = module.results["test"]["recall@10"]
     assert popularity["recall@10"] > 0.0
     assert recall > 1.5 * popularity["recall@10"], (recall, popularity)
@@ -78,9 +79,9 @@ def antecedent_purchases(shop, dm):
     """Histories that end in the purchase of an antecedent category, and each item index's category."""
     truth = shop.ground_truth
     category_of = dict(zip(shop.items["item_id"].to_list(), shop.items["category"].to_list(), strict=True))
-    item_category = [None] * FIRST_INDEX + [category_of[i] for i in dm.log.item_vocab.ids]
+    item_category = [None] * FIRST_INDEX + [category_of[i] for i in dm.prepared.log.item_vocab.ids]
     complements = {a: set(truth.complement_categories(a)) for a in truth.complements["antecedent"].unique()}
-    log = dm.log
+    log = dm.prepared.log
     purchase = FIRST_INDEX + log.event_types.names.index("purchase")
     rows = np.flatnonzero(log.event == purchase)
     rows = rows[[item_category[i] in complements for i in log.item[rows]]]
@@ -105,7 +106,7 @@ def test_recommends_complements_after_an_antecedent_purchase(trained):
     scores[:, :FIRST_INDEX] = float("-inf")
     top = scores.topk(10).indices.tolist()
     hits = [any(item_category[i] in categories for i in row) for row, categories in zip(top, wanted, strict=True)]
-    popular = MostPopular().fit(dm.log).counts
+    popular = MostPopular().fit(dm.prepared.log).counts
     popular[:FIRST_INDEX] = -1
     popular_top = popular.topk(10).indices.tolist()
     popular_hits = [any(item_category[i] in categories for i in popular_top) for categories in wanted]

@@ -8,20 +8,18 @@ import pytest
 import torch
 
 from tests.hostile import hostile_checkpoint
-from xsell.data.datamodule import SequenceDataModule
+from xsell.data.prepared import PreparedData, prepare
 from xsell.data.synthetic import synthetic_shop
 from xsell.errors import CheckpointError
 from xsell.models import BERT4Rec, GRU4Rec, SASRec
 from xsell.training.warm_start import VOCABULARY_FILE, grow_state, run_vocabulary, warm_start
 
 
-def data(n_events: int, seed: int, **kwargs) -> SequenceDataModule:
-    datamodule = SequenceDataModule(synthetic_shop(n_events, seed=seed), max_len=8, **kwargs)
-    datamodule.setup()
-    return datamodule
+def data(n_events: int, seed: int, **kwargs) -> PreparedData:
+    return prepare(synthetic_shop(n_events, seed=seed), max_len=8, **kwargs)
 
 
-def fake_run(folder: Path, model: torch.nn.Module, datamodule: SequenceDataModule) -> Path:
+def fake_run(folder: Path, model: torch.nn.Module, datamodule: PreparedData) -> Path:
     """What xsell.train leaves behind: a Lightning checkpoint and the run's item vocabulary."""
     ckpt = folder / "checkpoints" / "best.ckpt"
     ckpt.parent.mkdir(parents=True)
@@ -31,7 +29,7 @@ def fake_run(folder: Path, model: torch.nn.Module, datamodule: SequenceDataModul
 
 
 @pytest.fixture(scope="module")
-def old_data() -> SequenceDataModule:
+def old_data() -> PreparedData:
     return data(1_500, seed=0)
 
 
