@@ -92,3 +92,29 @@ def test_find_cycle_finds_a_known_cycle():
 def test_module_level_imports_have_no_cycle():
     graph = {name: imported(name, path, module_level=True) for name, path in MODULES.items()}
     assert find_cycle(graph) is None
+
+
+def reachable(graph: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """``roots`` and every module they import, directly or through others."""
+    seen, todo = set(roots), list(roots)
+    while todo:
+        for child in graph.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+def test_evaluation_rules_and_export_read_prepared_data_not_the_data_module():
+    """They take a ``PreparedData``: importing them or calling them (imports inside functions too) never loads the
+    Lightning data module, except in the workflows that rebuild a run through ``xsell.training``."""
+    loaded = {name: imported(name, path, module_level=True) for name, path in MODULES.items()}
+    layers = [name for name in MODULES if name.split(".")[1:2] in (["evaluation"], ["crosssell"], ["export"])]
+    workflows = {"xsell.evaluation.run", "xsell.export.run", "xsell.export.cli", "xsell.export.__main__"}
+    assert "xsell.evaluation.trigger" in layers and workflows <= set(layers)
+
+    def reaches_datamodule(name: str) -> bool:
+        return "xsell.data.datamodule" in reachable(loaded, imported(name, MODULES[name], module_level=False))
+
+    assert [name for name in layers if name not in workflows and reaches_datamodule(name)] == []
+    assert all(reaches_datamodule(name) for name in ("xsell.evaluation.run", "xsell.export.run"))  # it can fail

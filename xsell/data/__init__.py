@@ -1,4 +1,5 @@
-"""Data layer: readers, the synthetic shop, preprocessing, splits and the Lightning data module."""
+"""Data layer: readers, the synthetic shop, preprocessing, splits, the prepared data value and the Lightning data
+module that wraps it."""
 
 from typing import Any
 
@@ -19,9 +20,9 @@ from xsell.data.synthetic import synthetic_shop
 from xsell.data.vocabulary import Vocabulary
 
 __all__ = [
-    "EventTypes", "Interactions", "LeakageError", "SequenceBatch", "SequenceDataModule", "Split", "Vocabulary",
-    "add_positions", "check_no_leakage", "dedupe", "k_core", "leave_last_session_out", "leave_one_out",
-    "prepare_split", "read_atomic", "read_events", "read_feedback", "read_sasrec_txt", "sessionize", "synthetic_shop",
+    "EventTypes", "Interactions", "LeakageError", "PreparedData", "SequenceBatch", "SequenceDataModule", "Split",
+    "Vocabulary", "add_positions", "check_no_leakage", "dedupe", "k_core", "leave_last_session_out", "leave_one_out",
+    "prepare", "prepare_split", "read_atomic", "read_events", "read_feedback", "read_sasrec_txt", "sessionize", "synthetic_shop",
     "temporal_split",
 ]
 
@@ -32,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from xsell.data.datamodule import SequenceDataModule
 
         return SequenceDataModule
+    if name in ("PreparedData", "prepare"):
+        from xsell.data import prepared
+
+        return getattr(prepared, name)
     if name == "SequenceBatch":
         from xsell.data.batch import SequenceBatch
 
