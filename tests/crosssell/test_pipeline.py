@@ -55,12 +55,12 @@ def test_every_rules_config_builds(tmp_path):
 
 
 def test_rules_reach_the_evaluation_metrics():
-    dm = tiny_data()
-    catalog_ = ItemCatalog.of(dm)
-    constant = lambda batch: torch.zeros(len(batch), dm.num_items)  # noqa: E731 - lists i0, i1, ... by index
-    plain = evaluate(constant, dm, ks=(2,), n_resamples=10, exclude_seen=False)
+    data = tiny_data()
+    catalog_ = ItemCatalog.of(data)
+    constant = lambda batch: torch.zeros(len(batch), data.num_items)  # noqa: E731 - lists i0, i1, ... by index
+    plain = evaluate(constant, data, ks=(2,), n_resamples=10, exclude_seen=False)
     pipeline = build_pipeline([lambda catalog: ComplementMode(catalog, factor=0.0)], catalog_)
-    ruled = evaluate(pipeline.wrap(constant, exclude_seen=False), dm, ks=(2,), n_resamples=10, exclude_seen=False)
+    ruled = evaluate(pipeline.wrap(constant, exclude_seen=False), data, ks=(2,), n_resamples=10, exclude_seen=False)
     assert plain.metrics["complement_rate@2"] < 1.0
     assert ruled.metrics["complement_rate@2"] == 1.0
     # a target in the last item's category can no longer be found: a certain miss, never a free hit
@@ -84,15 +84,15 @@ class Oracle(torch.nn.Module):
 def test_training_reports_metrics_with_rules_on():
     from xsell.crosssell.evaluation import evaluate_with_rules
 
-    dm = tiny_data()
+    data = tiny_data()
     # b's target i3 follows i2 and c's i5 follows i4, same categories: excluding the anchor's category turns
     # the oracle's hits into misses. d's last item i7 is unknown to training (its only occurrence is d's
     # validation event), so it anchors nothing and d keeps its hit; a's target is unknown: a miss either way
     rules = {"complement": lambda catalog: ComplementMode(catalog, factor=0.0)}
-    result = evaluate_with_rules(rules, Oracle(dm.num_items), dm, ks=(2,))
+    result = evaluate_with_rules(rules, Oracle(data.num_items), data, ks=(2,))
     assert result["pipeline"] == [{"rule": "ComplementMode", "column": "category", "factor": 0.0, "last": 1}]
     assert result["test"]["recall@2"] == 0.25
-    assert evaluate_with_rules({}, Oracle(dm.num_items), dm, ks=(2,))["test"]["recall@2"] == 0.75
+    assert evaluate_with_rules({}, Oracle(data.num_items), data, ks=(2,))["test"]["recall@2"] == 0.75
 
 
 def test_seen_items_never_fill_a_slot_but_keep_their_scores():

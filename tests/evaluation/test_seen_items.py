@@ -70,15 +70,15 @@ def test_served_lists_of_the_rank_table_follow_the_setting():
 
 
 def test_reports_name_the_protocol():
-    dm = tiny_data()
+    data = tiny_data()
 
     def seen_first(batch: SequenceBatch) -> torch.Tensor:
-        scores = torch.zeros(len(batch.items), dm.num_items)
+        scores = torch.zeros(len(batch.items), data.num_items)
         return scores.scatter(1, batch.exclude, 1.0)
 
     for exclude_seen in (True, False):
-        report = evaluate(seen_first, dm, ks=(1,), exclude_seen=exclude_seen, n_resamples=5)
+        report = evaluate(seen_first, data, ks=(1,), exclude_seen=exclude_seen, n_resamples=5)
         assert report.to_markdown().splitlines()[0].endswith(f"predictions, {seen_items_label(exclude_seen)}")
-        trigger = TriggerWindow(window_events=5).evaluate(seen_first, dm, ks=(1,), exclude_seen=exclude_seen)
+        trigger = TriggerWindow(window_events=5).evaluate(seen_first, data, ks=(1,), exclude_seen=exclude_seen)
         assert seen_items_label(exclude_seen) in trigger.to_markdown()
     assert seen_items_label(True) == "seen items excluded" and seen_items_label(False) == "seen items kept"

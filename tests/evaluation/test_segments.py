@@ -39,16 +39,16 @@ def test_by_history_length(setup):
 
 
 def test_by_event_types(setup):
-    dm, table = setup
-    assert summary(by_last_event(table, dm.log.event_types)) == [("view", 2, 1.0, 1.0, 1.0),
+    data, table = setup
+    assert summary(by_last_event(table, data.log.event_types)) == [("view", 2, 1.0, 1.0, 1.0),
                                                                   ("cart", 2, 0.5, 0.5, 0.5)]
-    assert summary(by_target_event(table, dm.log.event_types)) == [
+    assert summary(by_target_event(table, data.log.event_types)) == [
         ("view", 1, 1.0, 1.0, 1.0), ("cart", 1, 1.0, 1.0, 1.0), ("purchase", 2, 0.5, 0.5, 0.5)]
 
 
 def test_by_user_column_maps_ids_through_the_vocabulary(setup):
-    dm, table = setup
-    users = users_by_index(USERS, dm.log.user_vocab)
+    data, table = setup
+    users = users_by_index(USERS, data.log.user_vocab)
     assert set(users.columns) == {"user", "group"}
     frame = by_user_column(table, users, "group")
     assert summary(frame) == [("x", 2, 0.5, 0.5, 0.5), ("y", 1, 1.0, 1.0, 1.0), (None, 1, 1.0, 1.0, 1.0)]  # d: no row
@@ -57,8 +57,8 @@ def test_by_user_column_maps_ids_through_the_vocabulary(setup):
 
 
 def test_by_context_column_of_the_target_event(setup):
-    dm, table = setup
-    frame = by_context_column(table, dm.split.events, "device")
+    data, table = setup
+    frame = by_context_column(table, data.split.events, "device")
     assert summary(frame) == [("desktop", 3, 1.0, 1.0, 1.0), ("mobile", 1, 0.0, 0.0, 0.0)]  # a's target: unknown
 
 

@@ -45,16 +45,16 @@ def shop() -> PreparedData:
                    drop_duplicates=False)
 
 
-def fixed(dm: PreparedData):
-    vector = torch.zeros(dm.num_items)
+def fixed(data: PreparedData):
+    vector = torch.zeros(data.num_items)
     for item, value in SCORES.items():
-        vector[dm.log.item_vocab.index(item)] = value
+        vector[data.log.item_vocab.index(item)] = value
     return lambda batch: vector.expand(len(batch), -1).clone()
 
 
-def by_trigger(dm: PreparedData, table: pl.DataFrame) -> dict[tuple[str, int, str], object]:
+def by_trigger(data: PreparedData, table: pl.DataFrame) -> dict[tuple[str, int, str], object]:
     """``(user, day, item, event) -> row`` of a trigger table."""
-    events = dm.split.events
+    events = data.split.events
     out = {}
     for row in table.iter_rows(named=True):
         event = events.row(row["trigger"], named=True)
@@ -62,8 +62,8 @@ def by_trigger(dm: PreparedData, table: pl.DataFrame) -> dict[tuple[str, int, st
     return out
 
 
-def names(dm, items) -> list[str]:
-    return dm.log.item_vocab.decode(items)
+def names(data, items) -> list[str]:
+    return data.log.item_vocab.decode(items)
 
 
 def test_windows_in_days_and_in_events(shop):

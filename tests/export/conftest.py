@@ -62,16 +62,16 @@ def shop() -> PreparedData:
     return prepare(synthetic_shop(n_events=N_EVENTS, seed=0), max_len=MAX_LEN, item_features=["category", "brand"])
 
 
-def build(name: str, datamodule: PreparedData) -> torch.nn.Module:
+def build(name: str, data: PreparedData) -> torch.nn.Module:
     """A seeded, untrained model (parity does not need a trained one), in eval mode."""
     torch.manual_seed(0)
     cls = {"sasrec": SASRec, "bert4rec": BERT4Rec, "gru4rec": GRU4Rec, "sasrec_hybrid": SASRec}[name]
     options = {}
     if name.endswith("hybrid"):
-        features = datamodule.item_features
-        options = dict(num_event_types=datamodule.num_event_types, num_time_gap_buckets=NUM_TIME_GAP_BUCKETS,
+        features = data.item_features
+        options = dict(num_event_types=data.num_event_types, num_time_gap_buckets=NUM_TIME_GAP_BUCKETS,
                        feature_ids=torch.from_numpy(features.ids), feature_specs=features.specs)
-    return cls(datamodule.num_items, dim=DIM, max_len=MAX_LEN, dropout=0.1, **options).eval()
+    return cls(data.num_items, dim=DIM, max_len=MAX_LEN, dropout=0.1, **options).eval()
 
 
 @pytest.fixture(scope="session")

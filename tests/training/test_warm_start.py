@@ -19,12 +19,12 @@ def data(n_events: int, seed: int, **kwargs) -> PreparedData:
     return prepare(synthetic_shop(n_events, seed=seed), max_len=8, **kwargs)
 
 
-def fake_run(folder: Path, model: torch.nn.Module, datamodule: PreparedData) -> Path:
+def fake_run(folder: Path, model: torch.nn.Module, prepared: PreparedData) -> Path:
     """What xsell.train leaves behind: a Lightning checkpoint and the run's item vocabulary."""
     ckpt = folder / "checkpoints" / "best.ckpt"
     ckpt.parent.mkdir(parents=True)
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, ckpt)
-    datamodule.log.item_vocab.save(folder / VOCABULARY_FILE)
+    prepared.log.item_vocab.save(folder / VOCABULARY_FILE)
     return ckpt
 
 

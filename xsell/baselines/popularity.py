@@ -25,7 +25,7 @@ class MostPopular:
     The encoded log has no timestamps, so the recent window needs them passed to :meth:`fit`, aligned row
     for row with the log. ``encode_split`` keeps ``split.events`` in order, so with a data module::
 
-        MostPopular(recent_fraction=0.1).fit(dm.log, timestamps=dm.split.events["timestamp"].to_numpy())
+        MostPopular(recent_fraction=0.1).fit(prepared.log, timestamps=prepared.split.events["timestamp"].to_numpy())
 
     Only training events are counted; in a leave-one-out split the latest training events of some users
     may still be later in time than other users' targets (leave-one-out has no global cutoff).
