@@ -20,10 +20,10 @@ from xsell.data.synthetic import synthetic_shop
 from xsell.data.vocabulary import Vocabulary
 
 __all__ = [
-    "EventTypes", "Interactions", "LeakageError", "PreparedData", "SequenceBatch", "SequenceDataModule", "Split",
-    "Vocabulary", "add_positions", "check_no_leakage", "dedupe", "k_core", "leave_last_session_out", "leave_one_out",
-    "prepare", "prepare_split", "read_atomic", "read_events", "read_feedback", "read_sasrec_txt", "sessionize", "synthetic_shop",
-    "temporal_split",
+    "EventTypes", "Interactions", "LeakageError", "PreparedData", "SequenceBatch", "SequenceDataModule",
+    "Split", "Vocabulary", "add_positions", "check_no_leakage", "dedupe", "k_core", "leave_last_session_out",
+    "leave_one_out", "prepare", "prepare_split", "read_atomic", "read_events", "read_feedback",
+    "read_sasrec_txt", "sessionize", "synthetic_shop", "temporal_split",
 ]
 
 

@@ -30,7 +30,7 @@ from xsell.data.sampler import LengthGroupedBatchSampler
 from xsell.data.schema import EventTypes
 from xsell.data.vocabulary import Vocabulary
 
-__all__ = ["EvaluationTargets", "SequenceDataModule", "TrainingWindows"]
+__all__ = ["EvaluationTargets", "SequenceDataModule", "TrainingWindows"]  # the data sets it wraps load from here too
 
 
 class SequenceDataModule(pl_lightning.LightningDataModule):

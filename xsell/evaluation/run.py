@@ -60,8 +60,9 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
         plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
         metrics["rules"] = rules.describe()
     reports: dict[str, EvaluationReport] = {}
-    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed, batch_size=datamodule.eval_batch_size,
-                   sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal)
+    options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
+                   sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal,
+                   batch_size=datamodule.eval_batch_size)
     with torch.no_grad():
         for part in cfg.parts:
             report = evaluate(score, data, baseline=reference, part=part, name=name, **options)

@@ -117,8 +117,8 @@ def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwr
     run = RunDir.of_checkpoint(path)
     config = run.load_config() if run.config_file.is_file() else OmegaConf.create({"data": {}})
     model, datamodule = load_checkpoint_model(path, config.data)  # checks the checkpoint and config.yaml
-    return export_model(model, datamodule.prepared, config, out or run.bundle, metrics=run.load_metrics(), source=str(path),
-                        overwrite=overwrite, rules=rules, key_file=key_file)
+    return export_model(model, datamodule.prepared, config, out or run.bundle, metrics=run.load_metrics(),
+                        source=str(path), overwrite=overwrite, rules=rules, key_file=key_file)
 
 
 def example_history(data: PreparedData, row: int = 0) -> list[str]:
