@@ -27,8 +27,8 @@ from xsell.data.batch import SequenceBatch
 from xsell.data.schema import FIRST_INDEX
 from xsell.evaluation.ranking import MISS, first_occurrences, misses
 
-# Catalog items scored at once: a [block, B] float32 tile of 128-1,024 queries stays within the CPU caches.
-ITEM_BLOCK = 1024
+# Catalog items scored at once: a [block, B] float32 tile of up to 1,024 queries (2 MiB) stays in the CPU caches.
+ITEM_BLOCK = 512
 
 
 class DotProductScorer:
@@ -102,7 +102,8 @@ def blocked_ranking(
     has_exclude = exclude is not None and exclude.numel() > 0
     ranking = targets is not None
     if ranking:
-        target_score = (items[targets] @ queries.T).diagonal()  # [B], as the tiles compute it
+        # [B], as the tiles compute it; contiguous, or every comparison with it takes a slow strided path
+        target_score = (items[targets] @ queries.T).diagonal().contiguous()
         # items that the comparison counts but the rank must not: unique excluded items other than the target,
         # and the target itself (counted once, up front: ties go against it)
         rows, cols = _target_pairs(targets, num_items)
@@ -167,14 +168,21 @@ def _served_keys(tile: Tensor, dtype: torch.dtype, hidden: tuple[Tensor, Tensor]
 def _merge_top(values: Tensor, index: Tensor, key: Tensor, start: int, width: int) -> tuple[Tensor, Tensor]:
     """The running ``[B, width]`` best ``(values, index)`` merged with a tile's keys ``[B, b]`` (items
     ``start ..``): by decreasing value, ties by lower item index, as a stable sort of the whole row."""
-    local = ordered_top(key, min(width, key.shape[1]))  # [B, w] tile columns, ties by column; -1: -inf
+    # a tile item enters only by beating the running k-th value: on a tie the running item has the lower index
+    rows = (key.max(1).values > values[:, -1]).nonzero().squeeze(1)  # [R]
+    if len(rows) == 0:
+        return values, index
+    key = key[rows]  # [R, b]
+    local = ordered_top(key, min(width, key.shape[1]))  # [R, w] tile columns, ties by column; -1: -inf
     tile_values = key.gather(1, local.clamp(min=0)).masked_fill(local < 0, -torch.inf)
     # the running items all have lower indices than the tile's: a stable sort of the concatenation by value
     # keeps them first among equals, and each part is already ordered by index among its own equals
-    values = torch.cat([values, tile_values], dim=1)
-    index = torch.cat([index, torch.where(local < 0, -1, local + start)], dim=1)
-    order = values.argsort(dim=1, descending=True, stable=True)[:, :width]
-    return values.gather(1, order), index.gather(1, order)
+    merged_values = torch.cat([values[rows], tile_values], dim=1)
+    merged_index = torch.cat([index[rows], torch.where(local < 0, -1, local + start)], dim=1)
+    order = merged_values.argsort(dim=1, descending=True, stable=True)[:, :width]
+    values, index = values.clone(), index.clone()
+    values[rows], index[rows] = merged_values.gather(1, order), merged_index.gather(1, order)
+    return values, index
 
 
 def ordered_top(key: Tensor, width: int) -> Tensor:
