@@ -27,7 +27,8 @@ One process, every step through the library:
    scorer (exact top-10 over the catalog) and the retriever (query tower + FAISS index, history excluded).
 
 Wall and CPU seconds are recorded (the machine may be shared). Writes
-``benchmarks/results/million_items.json`` and the ``million_items`` block of ``docs/scale.md``.
+``benchmarks/results/million_items.json`` (``--out``; after every step) and the ``million_items`` block of
+``docs/scale.md``.
 """
 
 from __future__ import annotations
@@ -361,7 +362,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400, help="timed batch-1 calls")
     parser.add_argument("--recall-queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-doc", action="store_true", help="do not write the results JSON and docs block")
+    parser.add_argument("--no-doc", action="store_true", help="do not write the docs block")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON, rewritten after every step")
     args = parser.parse_args()
     machine = machine_info()
     results: dict[str, Any] = {
@@ -373,6 +375,7 @@ def main() -> None:
     def report(name: str, value: dict[str, Any]) -> None:
         results[name] = value
         print(name, json.dumps(value, indent=1, default=str), flush=True)
+        args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")  # a late failure keeps the rest
 
     datamodule, data = data_step(args)
     report("data", {k: v for k, v in data.items() if k != "summary"})
@@ -387,7 +390,6 @@ def main() -> None:
         report("serving", serving_step(args, model, datamodule, bundle, index))
     if args.no_doc:
         return
-    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     update_doc(SECTION, TITLE, render(results), doc=DOC)
 
 
