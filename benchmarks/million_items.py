@@ -16,8 +16,9 @@ One process, every step through the library:
 3. **Evaluation.** Every test target (one per user) ranked against the whole catalog with seen items
    excluded, block by block over the items (:class:`~xsell.evaluation.protocol.RankingEvaluation`
    ``.update_vectors``), beside the *bare product* in the same run: the same ``[block, B]`` tiles of
-   ``items @ queries.T`` and nothing else, the floor of any exact evaluation. Their ratio is the target
-   (at most 2x). The query encoding is timed apart (the same for both). Then the rank table with top-20
+   ``items @ queries.T`` and nothing else, the floor of any exact evaluation, timed batch by batch in
+   alternation with the ranking (a shared machine's load falls on both). Their ratio is the target (at
+   most 2x). The query encoding is timed apart (the same for both). Then the rank table with top-20
    lists (:func:`~xsell.evaluation.table.rank_table` of a :class:`~xsell.evaluation.blocked.DotProductScorer`)
    on the first ``--table-users`` users, against the dense ``[rows, N]`` path on a few rows (must agree).
 4. **Export.** The serving bundle (:func:`xsell.export.run.export_model`: TorchScript + torch.export, parity
@@ -106,6 +107,22 @@ class Phase:
                 "peak_rss_mb": round(self.peak_mb), **extra}
 
 
+class Stopwatch(Phase):
+    """A :class:`Phase` summed over several ``with`` blocks (peak memory set by the caller)."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self.peak_mb = float("nan")
+
+    def __enter__(self) -> Stopwatch:
+        self.started = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self.started[0]
+        self.cpu += time.process_time() - self.started[1]
+
+
 class LargestTensor(TorchDispatchMode):
     """The largest tensor any operator returns while active (forward and backward), with its operator."""
 
@@ -191,17 +208,17 @@ def evaluation_step(args: argparse.Namespace, model: SASRec, datamodule: Sequenc
         items = model.item_embeddings()  # [N, D]
     num_items = len(items)
 
-    def bare() -> None:  # the same tiles as the blocked ranking, nothing else
-        for q in queries:
+    # the bare product and the ranking alternate batch by batch, so that a shared machine's load falls on both
+    product, ranking = Stopwatch(), Stopwatch()
+    evaluation = RankingEvaluation(KS, exclude_seen=True)
+    peak_rss_reset()
+    for q, batch in zip(queries, batches, strict=True):
+        with product:  # the same tiles as the blocked ranking, nothing else
             for start in range(FIRST_INDEX, num_items, ITEM_BLOCK):
                 items[start:start + ITEM_BLOCK] @ q.T  # [block, B], dropped
-
-    with Phase() as product:
-        bare()
-    evaluation = RankingEvaluation(KS, exclude_seen=True)
-    with Phase() as ranking:
-        for q, batch in zip(queries, batches, strict=True):
+        with ranking:
             evaluation.update_vectors(q, items, batch)
+    product.peak_mb = ranking.peak_mb = peak_rss_mb()
     metrics = evaluation.compute()
 
     # the rank table (ranks + top-20 lists) of a dot-product scorer, and the dense path on a few rows
