@@ -367,7 +367,7 @@ def render(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=104_000, help="users (those with 3+ events get a test target)")
+    parser.add_argument("--users", type=int, default=104_000, help="users (not every one gets a test target)")
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--eval-users", type=int, default=100_000, help="test targets ranked (one per user)")
     parser.add_argument("--table-users", type=int, default=5_000, help="users of the rank table with top-k lists")
