@@ -367,7 +367,7 @@ def render(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=104_000, help="users (not every one gets a test target)")
+    parser.add_argument("--users", type=int, default=100_000, help="users (not every one gets a test target)")
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--eval-users", type=int, default=100_000, help="test targets ranked (one per user)")
     parser.add_argument("--table-users", type=int, default=5_000, help="users of the rank table with top-k lists")
@@ -386,7 +386,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "command": shlex.join(["python", "benchmarks/million_items.py", *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine, "faiss": package_version("faiss-cpu"),
+        "machine": machine, "faiss": package_version("faiss-cpu"), "arguments": vars(args),
     }
 
     def report(name: str, value: dict[str, Any]) -> None:
