@@ -124,8 +124,7 @@ def blocked_ranking(
         end = min(start + block, num_items)
         tile = items[start:end] @ queries.T  # [b, B]
         if width > 0:
-            key = _served_keys(tile, top_values.dtype, top_pairs[number], start)  # [B, b]
-            top_values, top_index = _merge_top(top_values, top_index, key, start, width)
+            top_values, top_index = _merge_tile(top_values, top_index, tile, top_pairs[number], start)
         if ranking:
             higher = tile.ge_(target_score)  # [b, B] 1.0 where the item scores at least the target
             at_least += higher.sum(0)  # exact: at most `block` per tile
@@ -154,25 +153,29 @@ def _by_block(rows: Tensor, cols: Tensor, starts: Tensor) -> list[tuple[Tensor, 
     return [(rows[a:b], cols[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def _served_keys(tile: Tensor, dtype: torch.dtype, hidden: tuple[Tensor, Tensor], start: int) -> Tensor:
-    """``[B, b]`` keys of one tile as :func:`~xsell.evaluation.table.top_k_items` orders them: NaN and
-    ``-inf`` lowest finite, excluded items ``-inf`` (never served)."""
-    lowest = torch.finfo(dtype).min
-    key = tile.T.to(dtype).contiguous()
-    key.nan_to_num_(nan=lowest, posinf=torch.inf, neginf=lowest)
-    rows, cols = hidden
-    key[rows, cols - start] = -torch.inf
-    return key
+def _merge_tile(values: Tensor, index: Tensor, tile: Tensor, hidden: tuple[Tensor, Tensor],
+                start: int) -> tuple[Tensor, Tensor]:
+    """The running ``[B, width]`` best ``(values, index)`` merged with a tile ``[b, B]`` of items ``start ..``:
+    by decreasing value, ties by lower item index, as a stable sort of the whole row would order them.
 
-
-def _merge_top(values: Tensor, index: Tensor, key: Tensor, start: int, width: int) -> tuple[Tensor, Tensor]:
-    """The running ``[B, width]`` best ``(values, index)`` merged with a tile's keys ``[B, b]`` (items
-    ``start ..``): by decreasing value, ties by lower item index, as a stable sort of the whole row."""
-    # a tile item enters only by beating the running k-th value: on a tie the running item has the lower index
-    rows = (key.max(1).values > values[:, -1]).nonzero().squeeze(1)  # [R]
+    Keys are those of :func:`~xsell.evaluation.table.top_k_items`: NaN and ``-inf`` lowest finite, excluded
+    items (``hidden`` pairs of rows and items) ``-inf``, never served."""
+    width = values.shape[1]
+    kth = values[:, -1]  # [B]
+    # a tile item enters a full list only by beating its k-th value: on a tie the running item has the lower
+    # index; a NaN maximum or a list not yet full always merges
+    rows = (~(tile.max(0).values <= kth) | (kth == -torch.inf)).nonzero().squeeze(1)  # [R]
     if len(rows) == 0:
         return values, index
-    key = key[rows]  # [R, b]
+    lowest = torch.finfo(values.dtype).min
+    key = tile[:, rows].T.to(values.dtype).contiguous()  # [R, b]
+    key.nan_to_num_(nan=lowest, posinf=torch.inf, neginf=lowest)
+    position = torch.full((len(values),), -1, dtype=torch.long, device=rows.device)
+    position[rows] = torch.arange(len(rows), device=rows.device)
+    hidden_rows, hidden_items = hidden
+    inside = position[hidden_rows] >= 0
+    key[position[hidden_rows[inside]], hidden_items[inside] - start] = -torch.inf
+
     local = ordered_top(key, min(width, key.shape[1]))  # [R, w] tile columns, ties by column; -1: -inf
     tile_values = key.gather(1, local.clamp(min=0)).masked_fill(local < 0, -torch.inf)
     # the running items all have lower indices than the tile's: a stable sort of the concatenation by value
