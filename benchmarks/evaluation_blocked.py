@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
 
 from xsell.data.batch import SequenceBatch  # noqa: E402
+from xsell.evaluation.blocked import ITEM_BLOCK, blocked_target_ranks  # noqa: E402
 from xsell.evaluation.protocol import SCORE_ROWS, RankingEvaluation, evaluate_scorer  # noqa: E402
-from xsell.evaluation.ranking import ITEM_BLOCK, blocked_target_ranks, target_ranks  # noqa: E402
+from xsell.evaluation.ranking import target_ranks  # noqa: E402
 
 SECTION = "evaluation_blocked"
 TITLE = "## Full ranking over a million items: blocked over items"

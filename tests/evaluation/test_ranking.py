@@ -3,7 +3,7 @@ import torch
 
 from xsell.data.batch import SequenceBatch
 from xsell.evaluation.protocol import SCORE_ROWS, RankingEvaluation, evaluate_scorer
-from xsell.evaluation.ranking import MISS, blocked_target_ranks, sampled_target_ranks, target_ranks
+from xsell.evaluation.ranking import MISS, sampled_target_ranks, target_ranks
 
 # Items 0 (padding) and 1 (unknown) get the highest scores: they must never count.
 SCORES = torch.tensor([
@@ -206,24 +206,3 @@ def test_popularity_sampled_metrics_are_named_and_need_counts():
         RankingEvaluation(sampled_negatives=100, sampled_proposal="popularity")
     with pytest.raises(ValueError, match="'uniform' or 'popularity'"):
         RankingEvaluation(sampled_negatives=100, sampled_proposal="zipf")
-
-
-@pytest.mark.parametrize("block", [1, 3, 7, 64, 1000])
-def test_blocked_ranks_equal_the_full_score_matrix_ranks(block):
-    # Small integer vectors: every score is exact in float32, so ties are real and many, and both paths must
-    # agree to the last rank (pessimistic ties, exclusions with repeats, padding, target in its own history).
-    generator = torch.Generator().manual_seed(0)
-    queries = torch.randint(-2, 3, (40, 4), generator=generator).float()  # [B, D]
-    items = torch.randint(-2, 3, (53, 4), generator=generator).float()  # [N, D]
-    items[:2] = 5.0  # padding and unknown score highest: never ranked
-    targets = torch.randint(2, 53, (40,), generator=generator)
-    targets[:3] = 1  # unknown targets miss
-    exclude = torch.randint(0, 53, (40, 12), generator=generator)
-    exclude[::4, 0] = targets[::4]  # some histories hold the target itself
-    exclude[:, -3:] = exclude[:, :3]  # repeats
-    scores = queries @ items.T  # [B, N]
-    for excluded in (None, exclude):
-        expected = target_ranks(scores, targets, excluded)
-        assert blocked_target_ranks(queries, items, targets, excluded, block=block).tolist() == expected.tolist()
-    queries[5, 0] = float("nan")  # a diverged query misses on both paths
-    assert blocked_target_ranks(queries, items, targets, exclude, block=block)[5] == MISS

@@ -13,7 +13,7 @@ from xsell.data.schema import FIRST_INDEX
 from xsell.data.synthetic import synthetic_shop
 from xsell.evaluation.protocol import evaluate_scorer
 from xsell.models import BERT4Rec, SASRec
-from xsell.nn.losses import FullSoftmaxCE, SampledSoftmax
+from xsell.nn.losses import FullSoftmaxCE, InBatchSoftmax, SampledSoftmax
 from xsell.training.module import NextItemModule, future_targets, warmup_cosine
 
 MAX_LEN = 20
@@ -173,3 +173,41 @@ def test_future_targets_need_a_causal_model_and_a_soft_target_loss():
     with pytest.raises(ValueError, match="future_decay"):
         NextItemModule(SASRec(10, dim=8, layers=1, heads=1, max_len=4), future_targets=2, future_decay=0.0)
     NextItemModule(SASRec(10, dim=8, layers=1, heads=1, max_len=4), loss=FullSoftmaxCE(), future_targets=3)
+
+
+class LargestOutput(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the largest tensor any operator returns while active (forward and backward)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numel, self.shape = 0, ()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        out = func(*args, **(kwargs or {}))
+        for value in torch.utils._pytree.tree_leaves(out):
+            if isinstance(value, torch.Tensor) and value.numel() > self.numel:
+                self.numel, self.shape = value.numel(), tuple(value.shape)
+        return out
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # a training step without a Trainer
+@pytest.mark.parametrize("loss", [SampledSoftmax(num_negatives=64), InBatchSoftmax(uniform_negatives=64),
+                                  FullSoftmaxCE()])
+def test_sampled_losses_never_score_the_whole_catalog_in_a_training_step(loss):
+    # 20,000 items of 8 dimensions: the item table has 160,000 entries, while the logits of the 64 labelled
+    # positions against the catalog would have 1,280,000; only the full softmax may build those (in chunks).
+    num_items, batch, length = 20_000, 8, 8
+    generator = torch.Generator().manual_seed(0)
+    items = torch.randint(FIRST_INDEX, num_items, (batch, length), generator=generator)
+    labels = torch.randint(FIRST_INDEX, num_items, (batch, length), generator=generator)
+    training = SequenceBatch(items=items, events=torch.zeros_like(items), time_gaps=torch.zeros_like(items),
+                             labels=labels)
+    model = SASRec(num_items, dim=8, layers=1, heads=1, max_len=length)
+    module = NextItemModule(model, loss=loss, item_counts=torch.ones(num_items))
+    with LargestOutput() as largest:
+        module.training_step(training, 0).backward()
+    assert model.input.items.ids.weight.grad is not None
+    if isinstance(loss, FullSoftmaxCE):
+        assert largest.numel >= batch * length * num_items  # the check sees full logits when there are some
+    else:
+        assert largest.numel <= num_items * 8, largest.shape  # the item table (and its gradient) at most

@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 
 from xsell.data.batch import SequenceBatch
+from xsell.evaluation.blocked import DotProductScorer, blocked_target_ranks
 from xsell.evaluation.metrics import RankingAccumulator
-from xsell.evaluation.ranking import blocked_target_ranks, sampled_target_ranks, target_ranks
+from xsell.evaluation.ranking import sampled_target_ranks, target_ranks
 
 # Rows scored at once: a [rows, N] score matrix of a large catalog stays small enough for the cache and
 # the allocator's reuse (Amazon Games, 23.7k items: 128 rows evaluate about 2x faster than 4,096).
@@ -70,7 +71,11 @@ class RankingEvaluation:
             self._add_sampled(scores, batch)
 
     def update_from(self, score: Callable[[SequenceBatch], Tensor], batch: SequenceBatch) -> None:
-        """Score ``batch`` with ``score(batch) -> [B, N]`` in slices of ``SCORE_ROWS`` rows and add each."""
+        """Score ``batch`` with ``score(batch) -> [B, N]`` in slices of ``SCORE_ROWS`` rows and add each; a
+        :class:`~xsell.evaluation.blocked.DotProductScorer` goes through :meth:`update_vectors` instead."""
+        if isinstance(score, DotProductScorer):
+            self.update_vectors(score.encode(batch), score.items, batch)
+            return
         for part in batch.split(SCORE_ROWS):
             self.update(score(part), part)
 
@@ -115,7 +120,8 @@ class RankingEvaluation:
 def evaluate_scorer(
     score: Callable[[SequenceBatch], Tensor], batches: Iterable[SequenceBatch], **options
 ) -> dict[str, float]:
-    """Metrics of ``score(batch) -> [B, N]`` over all batches; options as :class:`RankingEvaluation`."""
+    """Metrics of ``score(batch) -> [B, N]`` over all batches, block by block over the catalog for a
+    :class:`~xsell.evaluation.blocked.DotProductScorer`; options as :class:`RankingEvaluation`."""
     evaluation = RankingEvaluation(**options)
     for batch in batches:
         evaluation.update_from(score, batch)

@@ -34,49 +34,12 @@ def target_ranks(scores: Tensor, targets: Tensor, exclude: Tensor | None = None)
     at_least = (scores >= target_score).sum(1)  # counts the target itself: ties go against it
     at_least -= (scores[:, :FIRST_INDEX] >= target_score).sum(1)
     if exclude is not None and exclude.numel():
-        unique = _first_occurrences(exclude) & (exclude >= FIRST_INDEX) & (exclude != targets.unsqueeze(1))
+        unique = first_occurrences(exclude) & (exclude >= FIRST_INDEX) & (exclude != targets.unsqueeze(1))
         at_least -= ((scores.gather(1, exclude) >= target_score) & unique).sum(1)
-    return torch.where(_misses(targets, target_score), MISS, at_least)
+    return torch.where(misses(targets, target_score), MISS, at_least)
 
 
-# Catalog items scored at once by :func:`blocked_target_ranks`: a [rows, block] float32 score block of 128-512
-# rows stays within the CPU caches, where a [rows, N] one of a million-item catalog goes out to memory twice.
-ITEM_BLOCK = 1024
-
-
-def blocked_target_ranks(queries: Tensor, items: Tensor, targets: Tensor, exclude: Tensor | None = None,
-                         block: int = ITEM_BLOCK) -> Tensor:
-    """:func:`target_ranks` of the scores ``queries @ items.T`` without ever holding ``[B, N]`` of them.
-
-    The catalog is scored ``block`` items at a time; each block adds its items scoring at least the target,
-    minus its excluded ones and the target itself, which counts once at the end (pessimistic ties as there).
-    The target's score comes from the same matrix product (``queries @ items[targets].T``), so with exact
-    arithmetic the ranks are those of :func:`target_ranks`; in floating point only an item within rounding
-    of the target's score could be counted differently.
-
-    Args:
-        queries: ``[B, D]`` query vectors. items: ``[N, D]`` item vectors (index = item index).
-        targets: ``[B]`` target item indices. exclude / returns: as :func:`target_ranks`.
-    """
-    target_score = (queries @ items[targets].T).diagonal().unsqueeze(1)  # [B, 1]
-    unique = None
-    if exclude is not None and exclude.numel():
-        unique = _first_occurrences(exclude) & (exclude >= FIRST_INDEX) & (exclude != targets.unsqueeze(1))  # [B, M]
-    at_least = torch.ones(len(targets), dtype=torch.long, device=queries.device)  # the target itself
-    for start in range(FIRST_INDEX, len(items), block):
-        end = min(start + block, len(items))
-        scores = queries @ items[start:end].T  # [B, block]
-        higher = scores >= target_score
-        at_least += higher.sum(1)
-        inside = (targets >= start) & (targets < end)  # [B]: the target was counted in this block
-        at_least -= higher.gather(1, (targets - start).clamp(0, end - start - 1).unsqueeze(1)).squeeze(1).logical_and(inside).long()
-        if unique is not None:
-            here = unique & (exclude >= start) & (exclude < end)  # [B, M]
-            at_least -= (higher.gather(1, (exclude - start).clamp(0, end - start - 1)) & here).sum(1)
-    return torch.where(_misses(targets, target_score), MISS, at_least)
-
-
-def _first_occurrences(index: Tensor) -> Tensor:
+def first_occurrences(index: Tensor) -> Tensor:
     """``[B, M]`` bool: True at the first occurrence of each value in its row."""
     ordered, order = index.sort(dim=1, stable=True)
     first = torch.ones_like(ordered, dtype=torch.bool)
@@ -120,7 +83,7 @@ def sampled_target_ranks(
     negatives = _random_subsets(allowed, num_negatives, generator, weights)  # [B, K]
     target_score = scores.gather(1, targets.unsqueeze(1))  # [B, 1]
     ranks = 1 + (scores.gather(1, negatives) >= target_score).sum(1)
-    return torch.where(_misses(targets, target_score), MISS, ranks)
+    return torch.where(misses(targets, target_score), MISS, ranks)
 
 
 def _random_subsets(allowed: Tensor, size: int, generator: torch.Generator | None,
@@ -142,7 +105,7 @@ def _random_subsets(allowed: Tensor, size: int, generator: torch.Generator | Non
         probabilities[:FIRST_INDEX] = 0.0
         stream = torch.multinomial(probabilities, batch * draws, replacement=True, generator=generator)
         stream = stream.view(batch, draws)  # [B, M]
-    valid = allowed.gather(1, stream) & _first_occurrences(stream)
+    valid = allowed.gather(1, stream) & first_occurrences(stream)
     taken = valid & (valid.cumsum(1) <= size)
     complete = taken.sum(1) == size
     out = torch.empty(batch, size, dtype=torch.long, device=allowed.device)
@@ -156,6 +119,6 @@ def _random_subsets(allowed: Tensor, size: int, generator: torch.Generator | Non
     return out
 
 
-def _misses(targets: Tensor, target_score: Tensor) -> Tensor:
+def misses(targets: Tensor, target_score: Tensor) -> Tensor:
     """Targets that can never be hits: the unknown item, or a NaN / infinite score (a diverged model)."""
     return (targets == UNKNOWN_INDEX) | ~torch.isfinite(target_score.squeeze(1))

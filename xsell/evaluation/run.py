@@ -20,6 +20,7 @@ from xsell.baselines import MostPopular
 from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
+from xsell.evaluation.blocked import DotProductScorer
 from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.runs import RunDir
@@ -37,7 +38,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.ckpt:
         model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.data)
         name = RunDir.of_checkpoint(cfg.ckpt).path.name
-        score = model.score
+        score = DotProductScorer.of_model(model)  # ranked block by block over the catalog
     elif cfg.get("baselines"):
         datamodule = instantiate(cfg.data)
         datamodule.setup()

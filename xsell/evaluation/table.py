@@ -31,6 +31,7 @@ from torch import Tensor
 
 from xsell.data.batch import SequenceBatch
 from xsell.data.schema import FIRST_INDEX, PAD_INDEX
+from xsell.evaluation.blocked import DotProductScorer, blocked_ranking, ordered_top
 from xsell.evaluation.metrics import METRICS, metrics_from_ranks
 from xsell.evaluation.ranking import MISS, target_ranks
 
@@ -84,38 +85,8 @@ def top_k_items(
         key[:, :FIRST_INDEX] = -torch.inf  # -inf marks what may never be served
         if exclude is not None and exclude.numel():
             key.scatter_(1, exclude[start:start + step].to(key.device), -torch.inf)
-        out[start:start + step] = _ordered_top(key, width)
+        out[start:start + step] = ordered_top(key, width)
     return out
-
-
-def _ordered_top(key: Tensor, width: int) -> Tensor:
-    """``[C, width]`` indices of the largest keys, ties by lower index, ``-inf`` (never served) as -1."""
-    num_items = key.shape[1]
-    values, index = key.topk(min(width + 1, num_items), dim=1)  # one extra: does a tie cross the cut?
-    kth = values[:, width - 1]
-    if values.shape[1] > width:
-        # topk picks arbitrary items among those tied with the last value it keeps; where some tied item
-        # is left out, the lowest-index ones must be kept instead (a tail of -inf is dropped anyway).
-        partial = (values[:, width] == kth) & (kth > -torch.inf)
-        values, index = values[:, :width], index[:, :width]
-    else:
-        partial = torch.zeros_like(kth, dtype=torch.bool)
-    index, order = index.sort(dim=1)  # increasing item index, then a stable sort by decreasing value
-    values = values.gather(1, order)
-    order = values.argsort(dim=1, descending=True, stable=True)
-    index, values = index.gather(1, order), values.gather(1, order)
-    if partial.any():
-        rows = partial.nonzero().squeeze(1)
-        cut = kth[rows].unsqueeze(1)  # [R, 1]
-        exact = torch.float64 if num_items >= 1 << 24 else key.dtype  # -index must be exact
-        position = -torch.arange(num_items, dtype=exact, device=key.device)
-        ties = torch.where(key[rows] == cut, position, -torch.inf).topk(width, dim=1).indices  # lowest first
-        above = (values[rows] > cut).sum(1, keepdim=True)  # [R, 1] items strictly above the cut: all kept
-        slot = torch.arange(width, device=key.device).unsqueeze(0)  # [1, width]
-        keep = slot < above
-        index[rows] = torch.where(keep, index[rows], ties.gather(1, (slot - above).clamp(min=0)))
-        values[rows] = torch.where(keep, values[rows], cut)
-    return index.masked_fill(values == -torch.inf, -1)
 
 
 @torch.no_grad()
@@ -129,20 +100,24 @@ def rank_table(
 ) -> pl.DataFrame:
     """One row per prediction: rank of the target, context of the history, and the served top-``k``.
 
-    Only one batch of scores exists at a time. The ``row`` key makes tables of different runs joinable:
+    Only one batch of scores exists at a time (a block of one, for a dot-product scorer). The ``row`` key makes tables of different runs joinable:
     it is taken from ``batch.row`` when the batch carries one, else from ``rows`` (one array per batch,
     e.g. ``EvaluationTargets.packed.row[indices]``, the target's index in the flat log), else a running
     counter over the batches -- which identifies the same targets in two runs only when both iterate the
     same batches in the same order. Rows must be unique; the table is sorted by ``row``.
 
     Args:
-        score: ``score(batch) -> [B, N]`` scores of every item index (a model, a baseline's ``score``).
+        score: ``score(batch) -> [B, N]`` scores of every item index (a baseline's ``score``), or a
+            :class:`~xsell.evaluation.blocked.DotProductScorer` (a model: ``DotProductScorer.of_model``), ranked
+            block by block over the catalog with the same results and no ``[B, N]`` scores.
         batches: evaluation batches (``target`` set; ``exclude`` holds the full history).
         k: length of the ``top_k`` lists (at most the number of eligible items).
         exclude_seen: drop the user's history from the ranking (never the target, as in
             :func:`~xsell.evaluation.ranking.target_ranks`) and from ``top_k`` (there the target too).
         rows: per-batch row keys, used when batches have no ``row`` attribute.
     """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
     row_keys = iter(rows) if rows is not None else None
     counter = 0
     num_items: int | None = None
@@ -150,19 +125,14 @@ def rank_table(
     for batch in batches:
         if batch.target is None:
             raise ValueError("rank_table needs evaluation batches (batch.target is None)")
-        scores = score(batch)
         size = len(batch)
-        if scores.dim() != 2 or scores.shape[0] != size:
-            raise ValueError(f"score(batch) must return [B, N] = [{size}, N] scores, got {tuple(scores.shape)}")
-        if num_items is None:
-            num_items = scores.shape[1]
-        elif scores.shape[1] != num_items:
-            raise ValueError(f"the scorer returned {scores.shape[1]} items for one batch, {num_items} for another")
-        device = scores.device
-        target = batch.target.to(device)
-        exclude = batch.exclude.to(device) if exclude_seen and batch.exclude is not None else None
-        ranks = target_ranks(scores, target, exclude)
-        top = top_k_items(scores, k, exclude)
+        if isinstance(score, DotProductScorer):  # ranked block by block over the catalog: no [B, N] scores
+            queries = score.encode(batch)  # [B, D]
+            target = batch.target.to(queries.device)
+            exclude = batch.exclude.to(queries.device) if exclude_seen and batch.exclude is not None else None
+            ranks, top = blocked_ranking(queries, score.items, target, exclude, k=k)
+        else:
+            ranks, top, num_items = _dense_ranking(score, batch, k, exclude_seen, num_items)
 
         if row_keys is not None:  # explicit keys win over the batch's own
             batch_rows = next(row_keys, None)
@@ -195,6 +165,21 @@ def rank_table(
     if table.get_column(ROW).n_unique() != table.height:
         raise ValueError("row keys are not unique: pass one key per target (e.g. packed.row[indices])")
     return table.select(COLUMNS).sort(ROW)
+
+
+def _dense_ranking(score: Callable[[SequenceBatch], Tensor], batch: SequenceBatch, k: int, exclude_seen: bool,
+                   num_items: int | None) -> tuple[Tensor, Tensor, int]:
+    """Ranks and top-``k`` of one batch from its ``[B, N]`` score matrix, and ``N`` (checked across batches)."""
+    scores = score(batch)
+    size = len(batch)
+    if scores.dim() != 2 or scores.shape[0] != size:
+        raise ValueError(f"score(batch) must return [B, N] = [{size}, N] scores, got {tuple(scores.shape)}")
+    if num_items is not None and scores.shape[1] != num_items:
+        raise ValueError(f"the scorer returned {scores.shape[1]} items for one batch, {num_items} for another")
+    device = scores.device
+    target = batch.target.to(device)
+    exclude = batch.exclude.to(device) if exclude_seen and batch.exclude is not None else None
+    return target_ranks(scores, target, exclude), top_k_items(scores, k, exclude), scores.shape[1]
 
 
 def _numpy(values, size: int, what: str = "values") -> np.ndarray:
