@@ -163,19 +163,19 @@ def data_step(args: argparse.Namespace) -> tuple[SequenceDataModule, dict[str, A
         datamodule = SequenceDataModule(shop, max_len=MAX_LEN, batch_size=args.batch_size, eval_batch_size=1024,
                                         catalog_items=True, seed=args.seed)
         datamodule.setup()
-    counts = datamodule.item_counts()
-    summary = {k: v for k, v in datamodule.summary().items() if k != "columns"}
+    counts = datamodule.prepared.item_counts()
+    summary = {k: v for k, v in datamodule.prepared.summary().items() if k != "columns"}
     return datamodule, phase.to_dict(
-        events=args.events, users=args.users, catalog_items=args.items, item_index_size=datamodule.num_items,
+        events=args.events, users=args.users, catalog_items=args.items, item_index_size=datamodule.prepared.num_items,
         items_in_training=int((counts[FIRST_INDEX:] > 0).sum()), test_targets=len(datamodule.test_set),
         training_windows=len(datamodule.train_dataloader().dataset), summary=summary)
 
 
 def train_step(args: argparse.Namespace, datamodule: SequenceDataModule) -> tuple[SASRec, dict[str, Any]]:
     pl.seed_everything(args.seed, verbose=False)
-    model = SASRec(datamodule.num_items, dim=DIM, layers=1, heads=1, dropout=0.1, max_len=MAX_LEN)
+    model = SASRec(datamodule.prepared.num_items, dim=DIM, layers=1, heads=1, dropout=0.1, max_len=MAX_LEN)
     loss = SampledSoftmax(num_negatives=1024, proposal="popularity", logq_correction=True)
-    module = NextItemModule(model, loss=loss, item_counts=datamodule.item_counts(), warmup_fraction=None,
+    module = NextItemModule(model, loss=loss, item_counts=datamodule.prepared.item_counts(), warmup_fraction=None,
                             optimizer=lambda parameters: torch.optim.Adam(parameters, lr=args.lr))
     batch = next(iter(datamodule.train_dataloader()))
     with LargestTensor() as largest:  # one step's forward and backward, outside the timed run
@@ -193,7 +193,7 @@ def train_step(args: argparse.Namespace, datamodule: SequenceDataModule) -> tupl
         parameters=sum(p.numel() for p in model.parameters()),
         largest_tensor_of_a_step={"shape": largest.shape, "op": largest.op},
         labelled_rows_of_that_step=labelled,
-        full_logits_would_be=[len(batch), batch.labels.shape[1], datamodule.num_items])
+        full_logits_would_be=[len(batch), batch.labels.shape[1], datamodule.prepared.num_items])
 
 
 @torch.no_grad()
@@ -257,11 +257,11 @@ def export_step(args: argparse.Namespace, model: SASRec, datamodule: SequenceDat
     config = OmegaConf.create({"model": {"_target_": "xsell.models.SASRec", "dim": DIM, "layers": 1, "heads": 1},
                                "inputs": {"event_types": False, "time_gaps": False}, "exclude_seen": True})
     with Phase() as phase:
-        path = export_model(model, datamodule, config, folder / "bundle", metrics={"test": metrics})
+        path = export_model(model, datamodule.prepared, config, folder / "bundle", metrics={"test": metrics})
     bundle = load_bundle(path)
     files = {name: entry["bytes"] for name, entry in bundle.manifest["files"].items()}
     with Phase() as index_phase:
-        index = build_item_index(model, datamodule.log.item_vocab, factory=args.factory, search_params="nprobe=16",
+        index = build_item_index(model, datamodule.prepared.item_vocab, factory=args.factory, search_params="nprobe=16",
                                  seed=args.seed)
         index.save(folder / "index")
     return {"bundle": phase.to_dict(files_bytes=files, parity=bundle.manifest["parity"]),
@@ -285,7 +285,7 @@ def serving_step(args: argparse.Namespace, model: SASRec, datamodule: SequenceDa
     queries = torch.cat([model.encode(b) for b in some])  # [Q, D]
     truth = blocked_top_k(queries, model.item_embeddings(), K).numpy()  # item indices, exact
     recall, per_probe = {}, {}
-    retriever = Retriever(model, index, datamodule.log.item_vocab, max_len=MAX_LEN)
+    retriever = Retriever(model, index, datamodule.prepared.item_vocab, max_len=MAX_LEN)
     for nprobe in (8, 16, 32, 64, 128):
         index.set_search_params(f"nprobe={nprobe}")
         found = index.search(queries.numpy(), K)
