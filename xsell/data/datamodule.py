@@ -408,6 +408,18 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
                                  "(a user needs a training pair, a validation and a test target)",
                                  source=data.name, rows=len(self.log.user))
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs to continue the data exactly: the Cloze masks' random stream (the batch order
+        depends on the seed and the epoch alone). With ``num_workers > 0`` the masks are drawn in the workers,
+        whose streams are not saved."""
+        train_set = getattr(self, "train_set", None)
+        return {} if train_set is None else {"mask_generator": train_set.generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        if "mask_generator" in state_dict:
+            self._require_setup()
+            self.train_set.generator.set_state(state_dict["mask_generator"])
+
     def train_dataloader(self) -> DataLoader:
         rank, processes = self._shard()
         sampler = LengthGroupedBatchSampler(self.train_set.lengths, self.batch_size, self.seed,

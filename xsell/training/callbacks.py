@@ -59,6 +59,15 @@ class RunStatistics(pl.Callback):
             shares = torch.tensor(float(self.sequences), dtype=torch.float64, device=pl_module.device)
             self.sequences = int(trainer.strategy.reduce(shares, reduce_op="sum").item())
 
+    def state_dict(self) -> dict[str, float]:
+        """The totals so far: a resumed run adds its epochs to those of the run it continues."""
+        return {"train_seconds": self.train_seconds, "sequences": self.sequences, "epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.train_seconds = float(state_dict["train_seconds"])
+        self.sequences = int(state_dict["sequences"])
+        self.epochs = int(state_dict["epochs"])
+
     def summary(self) -> dict[str, float]:
         return {
             "epochs": self.epochs,
