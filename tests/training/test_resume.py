@@ -29,15 +29,19 @@ SMALL = ["data.source.n_events=2000", "model.dim=16", "model.dropout=0.2", "++tr
          f"trainer.max_epochs={EPOCHS}", "threads=1"]
 
 
-class SignalAfterEpoch(pl.Callback):
-    """Sends ``signum`` to this process at the end of training epoch ``epoch`` (as a terminal or a scheduler
-    would): Lightning's handlers then stop the fit at the next boundary."""
+class SignalAt(pl.Callback):
+    """Sends ``signum`` to this process at the end of training epoch ``epoch`` (or of its batch ``batch``), as a
+    terminal or a scheduler would: Lightning's handlers then stop the fit at the next boundary."""
 
-    def __init__(self, epoch: int, signum: int) -> None:
-        self.epoch, self.signum = epoch, signum
+    def __init__(self, epoch: int, signum: int, batch: int | None = None) -> None:
+        self.epoch, self.signum, self.batch = epoch, signum, batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            os.kill(os.getpid(), self.signum)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch == self.epoch:
+        if trainer.current_epoch == self.epoch and self.batch is None:
             os.kill(os.getpid(), self.signum)
 
 
@@ -51,10 +55,11 @@ def resume(target: Path, *overrides: str) -> dict:
     return train(config(f"resume={target}", *overrides, hydra=True))
 
 
-def stopped_run(folder: Path, signum: int, epoch: int, *overrides: str) -> int:
-    """A run of ``SMALL`` stopped by ``signum`` at the end of epoch ``epoch``; returns its exit status."""
-    stop = [f"+callbacks.stop._target_={__name__}.SignalAfterEpoch", f"+callbacks.stop.epoch={epoch}",
-            f"+callbacks.stop.signum={int(signum)}"]
+def stopped_run(folder: Path, signum: int, epoch: int, *overrides: str, batch: int | None = None) -> int:
+    """A run of ``SMALL`` stopped by ``signum`` at the end of epoch ``epoch`` (or of its batch ``batch``);
+    returns its exit status."""
+    stop = [f"+callbacks.stop._target_={__name__}.SignalAt", f"+callbacks.stop.epoch={epoch}",
+            f"+callbacks.stop.signum={int(signum)}", f"+callbacks.stop.batch={'null' if batch is None else batch}"]
     with pytest.raises(SystemExit) as exit_info:
         train(config(f"paths.output_dir={folder}", *SMALL, *overrides, *stop))
     return exit_info.value.code
@@ -72,25 +77,36 @@ def assert_same_weights(a: Path, b: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def one_go(tmp_path_factory) -> tuple[Path, dict]:
-    folder = tmp_path_factory.mktemp("one_go")
-    return folder, train(config(f"paths.output_dir={folder}", *SMALL))
+def one_go(tmp_path_factory):
+    """``one_go(model)``: the folder and metrics of an uninterrupted run of ``SMALL`` (made once per model)."""
+    runs: dict[str, tuple[Path, dict]] = {}
+
+    def run(model: str = "sasrec") -> tuple[Path, dict]:
+        if model not in runs:
+            folder = tmp_path_factory.mktemp(f"one_go_{model}")
+            runs[model] = folder, train(config(f"paths.output_dir={folder}", *SMALL, f"model={model}"))
+        return runs[model]
+
+    return run
 
 
-@pytest.mark.parametrize(("signum", "model"), [(signal.SIGTERM, "sasrec"), (signal.SIGINT, "bert4rec")])
-def test_a_run_stopped_after_an_epoch_and_resumed_equals_the_run_done_in_one_go(tmp_path, tmp_path_factory,
-                                                                               signum, model):
+@pytest.mark.parametrize(("signum", "model", "continue_from"), [(signal.SIGTERM, "sasrec", "interrupted"),
+                                                                (signal.SIGINT, "bert4rec", "interrupted"),
+                                                                (signal.SIGTERM, "sasrec", "last")])
+def test_a_run_stopped_after_an_epoch_and_resumed_equals_the_run_done_in_one_go(tmp_path, one_go, signum, model,
+                                                                               continue_from):
     """SIGTERM (a scheduler) or Ctrl-C after epoch 1 of 3: ``interrupted.ckpt`` is written, the process exits
     128 + signal, and ``resume=`` ends with the same weights and metrics as an uninterrupted run (dropout, and
-    BERT4Rec's masks, draw from the restored random streams)."""
-    whole = tmp_path_factory.mktemp(f"whole_{model}")
-    metrics = train(config(f"paths.output_dir={whole}", *SMALL, f"model={model}"))
+    BERT4Rec's masks, draw from the restored random streams); from ``last.ckpt`` alone too (a harder kill)."""
+    whole, metrics = one_go(model)
     run = RunDir(tmp_path / "run")
     status = stopped_run(run.path, signum, 1, f"model={model}")
     assert status == 128 + signum
     assert run.interrupted_checkpoint.is_file() and not run.metrics_file.exists()
     stopped, last = read_checkpoint(run.interrupted_checkpoint), read_checkpoint(run.last_checkpoint)
     assert stopped["global_step"] == last["global_step"] and stopped["epoch"] == 2  # after two whole epochs
+    if continue_from == "last":
+        run.interrupted_checkpoint.unlink()
 
     resumed = resume(run.path)
     assert not run.interrupted_checkpoint.exists()  # the finished fit superseded it
@@ -100,9 +116,11 @@ def test_a_run_stopped_after_an_epoch_and_resumed_equals_the_run_done_in_one_go(
     assert_same_weights(run.last_checkpoint, RunDir(whole).last_checkpoint)
     assert_same_weights(run.best_checkpoint, RunDir(whole).best_checkpoint)
     assert json.loads((run.path / RUN_MARKER).read_text())["resumed"]  # the same run, re-entered
+    before = (run.path / "csv" / f"metrics_until_step_{last['global_step']}.csv").read_text()  # the first part's log
+    assert "train/loss" in before and (run.path / "csv" / "metrics.csv").is_file()
 
 
-def test_a_run_resumed_from_last_ckpt_with_more_epochs_trains_on(tmp_path, one_go):
+def test_a_run_resumed_from_last_ckpt_with_more_epochs_trains_on(tmp_path):
     """``trainer.max_epochs`` may change on resume: the resumed run continues to the new number of epochs."""
     run = RunDir(tmp_path / "run")
     stopped_run(run.path, signal.SIGTERM, 0)
@@ -111,6 +129,18 @@ def test_a_run_resumed_from_last_ckpt_with_more_epochs_trains_on(tmp_path, one_g
     assert metrics["epochs"] == EPOCHS + 1
     assert OmegaConf.load(run.config_file).trainer.max_epochs == EPOCHS + 1
     assert read_checkpoint(run.last_checkpoint)["epoch"] == EPOCHS
+
+
+def test_a_run_stopped_inside_an_epoch_is_resumed_to_its_end(tmp_path):
+    """Ctrl-C after batch 0 of epoch 1: the checkpoint holds that step; the resumed run trains the rest and
+    finishes (the stopped epoch's remaining batches are drawn afresh: exact only from an epoch's end)."""
+    run = RunDir(tmp_path / "run")
+    assert stopped_run(run.path, signal.SIGINT, 1, "data.batch_size=16", batch=0) == 128 + signal.SIGINT
+    stopped, last = read_checkpoint(run.interrupted_checkpoint), read_checkpoint(run.last_checkpoint)
+    assert stopped["global_step"] == last["global_step"] + 1  # one batch into epoch 1
+    with pytest.warns(UserWarning, match="ended before the epoch ended"):
+        metrics = resume(run.path)
+    assert metrics["epochs"] == EPOCHS and read_checkpoint(run.last_checkpoint)["global_step"] == 3 * EPOCHS
 
 
 @pytest.mark.parametrize("override", ["model.dim=32", "seed=1", "data.batch_size=8", "model=gru4rec",
@@ -130,7 +160,7 @@ def test_resume_needs_a_run_with_a_checkpoint(tmp_path, one_go):
     (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(config(f"paths.output_dir={tmp_path}", *SMALL)))
     with pytest.raises(CheckpointError, match=r"no checkpoint to resume in .*checkpoints"):
         resume(tmp_path)
-    finished, _ = one_go
+    finished, _ = one_go()
     with pytest.raises(ConfigError, match=r"the run already finished .*metrics.json.*init_from="):
         resume(finished)
 

@@ -36,6 +36,7 @@ class RunStatistics(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.world_size = trainer.world_size
         self.train_batches_per_epoch = trainer.num_training_batches  # this process's share
+        self._epoch_start = time.perf_counter()  # a run resumed inside an epoch skips that epoch's start hook
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.perf_counter()

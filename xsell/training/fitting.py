@@ -23,7 +23,7 @@ from xsell.training.after_fit import FitContext
 from xsell.training.builders import build_datamodule, build_model, check_optimized_metric
 from xsell.training.callbacks import RunStatistics
 from xsell.training.resumable import TrainingState
-from xsell.training.resume import Resumption, command_line_overrides, interrupted, resumption
+from xsell.training.resume import Resumption, command_line_overrides, interrupted, keep_csv_logs, resumption
 from xsell.training.warm_start import run_vocabulary, warm_start
 
 
@@ -64,6 +64,8 @@ def _train(cfg: DictConfig, run: RunDir, resumed: Resumption | None) -> dict[str
     statistics = RunStatistics()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     callbacks += [statistics, TrainingState()]
+    if resumed and rank_zero_only.rank == 0:
+        keep_csv_logs(cfg, resumed.step)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if resumed and run.has_vocabulary() and run.load_vocabulary() != datamodule.log.item_vocab:

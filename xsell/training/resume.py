@@ -41,6 +41,7 @@ class Resumption:
     run: RunDir
     checkpoint: Path
     config: DictConfig
+    step: int  # the checkpoint's global step
 
 
 def resumption(cfg: DictConfig, overrides: Sequence[str]) -> Resumption:
@@ -59,10 +60,11 @@ def resumption(cfg: DictConfig, overrides: Sequence[str]) -> Resumption:
                           "stopped run. Train longer with a new run that starts from its weights: "
                           f"init_from={run.best_checkpoint}")
     checkpoint = target if target.suffix == ".ckpt" else latest_checkpoint(run)
-    read_checkpoint(checkpoint)  # refused here, before anything is built, if it holds more than tensors and values
+    # refused here, before anything is built, if it holds more than tensors and plain values
+    step = int(read_checkpoint(checkpoint).get("global_step", 0))
     config = with_overrides(saved, cfg, overrides)
     config.resume = str(checkpoint)
-    return Resumption(run, checkpoint, config)
+    return Resumption(run, checkpoint, config, step)
 
 
 def latest_checkpoint(run: RunDir) -> Path:
@@ -98,6 +100,20 @@ def with_overrides(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str])
                  else override.value())
         OmegaConf.update(config, key, value, merge=False, force_add=True)
     return config
+
+
+def keep_csv_logs(config: DictConfig, step: int) -> list[Path]:
+    """Rename the ``metrics.csv`` of the run's CSV loggers to ``metrics_until_step_<step>.csv``: Lightning's
+    ``CSVLogger`` starts its file afresh in a folder that has files, which would drop the first part's rows.
+    Returns the kept files."""
+    kept = []
+    for logger in (config.get("logger") or {}).values():
+        if logger is None or not str(logger.get("_target_", "")).endswith("CSVLogger"):
+            continue
+        log = Path(str(logger.save_dir)) / str(logger.get("name", "lightning_logs")) / str(logger.get("version", ""))
+        if (log / "metrics.csv").is_file():
+            kept.append((log / "metrics.csv").rename(log / f"metrics_until_step_{step}.csv"))
+    return kept
 
 
 def command_line_overrides(cfg: DictConfig) -> list[str]:
