@@ -78,14 +78,14 @@ def assert_same_weights(a: Path, b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def one_go(tmp_path_factory):
-    """``one_go(model)``: the folder and metrics of an uninterrupted run of ``SMALL`` (made once per model)."""
-    runs: dict[str, tuple[Path, dict]] = {}
+    """``one_go(*overrides)``: the folder and metrics of an uninterrupted run of ``SMALL`` (made once each)."""
+    runs: dict[tuple[str, ...], tuple[Path, dict]] = {}
 
-    def run(model: str = "sasrec") -> tuple[Path, dict]:
-        if model not in runs:
-            folder = tmp_path_factory.mktemp(f"one_go_{model}")
-            runs[model] = folder, train(config(f"paths.output_dir={folder}", *SMALL, f"model={model}"))
-        return runs[model]
+    def run(*overrides: str) -> tuple[Path, dict]:
+        if overrides not in runs:
+            folder = tmp_path_factory.mktemp("one_go")
+            runs[overrides] = folder, train(config(f"paths.output_dir={folder}", *SMALL, *overrides))
+        return runs[overrides]
 
     return run
 
@@ -98,7 +98,7 @@ def test_a_run_stopped_after_an_epoch_and_resumed_equals_the_run_done_in_one_go(
     """SIGTERM (a scheduler) or Ctrl-C after epoch 1 of 3: ``interrupted.ckpt`` is written, the process exits
     128 + signal, and ``resume=`` ends with the same weights and metrics as an uninterrupted run (dropout, and
     BERT4Rec's masks, draw from the restored random streams); from ``last.ckpt`` alone too (a harder kill)."""
-    whole, metrics = one_go(model)
+    whole, metrics = one_go(f"model={model}")
     run = RunDir(tmp_path / "run")
     status = stopped_run(run.path, signum, 1, f"model={model}")
     assert status == 128 + signum
@@ -131,16 +131,19 @@ def test_a_run_resumed_from_last_ckpt_with_more_epochs_trains_on(tmp_path):
     assert read_checkpoint(run.last_checkpoint)["epoch"] == EPOCHS
 
 
-def test_a_run_stopped_inside_an_epoch_is_resumed_to_its_end(tmp_path):
-    """Ctrl-C after batch 0 of epoch 1: the checkpoint holds that step; the resumed run trains the rest and
-    finishes (the stopped epoch's remaining batches are drawn afresh: exact only from an epoch's end)."""
+@pytest.mark.parametrize("model", ["sasrec", "bert4rec"])
+def test_a_run_stopped_inside_an_epoch_and_resumed_equals_the_run_done_in_one_go(tmp_path, one_go, model):
+    """Ctrl-C after batch 0 of epoch 1 (of 3 batches): the checkpoint holds that step and the sampler's position
+    in the epoch, so the resumed run trains the epoch's two remaining batches and ends as the run done in one go."""
+    whole, metrics = one_go("data.batch_size=16", f"model={model}")
     run = RunDir(tmp_path / "run")
-    assert stopped_run(run.path, signal.SIGINT, 1, "data.batch_size=16", batch=0) == 128 + signal.SIGINT
+    assert stopped_run(run.path, signal.SIGINT, 1, "data.batch_size=16", f"model={model}", batch=0) == 130
     stopped, last = read_checkpoint(run.interrupted_checkpoint), read_checkpoint(run.last_checkpoint)
     assert stopped["global_step"] == last["global_step"] + 1  # one batch into epoch 1
-    with pytest.warns(UserWarning, match="ended before the epoch ended"):
-        metrics = resume(run.path)
-    assert metrics["epochs"] == EPOCHS and read_checkpoint(run.last_checkpoint)["global_step"] == 3 * EPOCHS
+    resumed = resume(run.path)
+    assert read_checkpoint(run.last_checkpoint)["global_step"] == 3 * EPOCHS
+    assert (resumed["epochs"], resumed["val"], resumed["test"]) == (EPOCHS, metrics["val"], metrics["test"])
+    assert_same_weights(run.last_checkpoint, RunDir(whole).last_checkpoint)
 
 
 @pytest.mark.parametrize("override", ["model.dim=32", "seed=1", "data.batch_size=8", "model=gru4rec",

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 import pytorch_lightning as pl_lightning
 import torch
-from pytorch_lightning.trainer.states import TrainerStatus
+from pytorch_lightning.trainer.states import TrainerFn, TrainerStatus
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from xsell.data.batch import SequenceBatch
@@ -23,7 +23,7 @@ from xsell.data.features import FeatureSpec, FeatureTable, build_feature_table
 from xsell.data.feedback import EncodedFeedback, encode_feedback
 from xsell.data.interactions import Interactions
 from xsell.data.pipeline import SplitName, prepare_split
-from xsell.data.sampler import LengthGroupedBatchSampler, length_ordered_batches
+from xsell.data.sampler import LengthGroupedBatchSampler, ResumableDataLoader, length_ordered_batches
 from xsell.data.schema import DEFAULT_EVENT_TYPES, ITEM, PAD_INDEX, USER, EventTypes
 from xsell.data.sequences import (
     EncodedLog,
@@ -302,6 +302,8 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.log: EncodedLog | None = None
         self.item_features: FeatureTable | None = None
         self.user_features: FeatureTable | None = None
+        self._train_sampler: LengthGroupedBatchSampler | None = None  # the latest training loader's
+        self._train_position: dict[str, int] | None = None  # restored from a checkpoint, for the next loader
 
     # -- sizes the models need -------------------------------------------------------------------
     @property
@@ -408,23 +410,35 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
                                  "(a user needs a training pair, a validation and a test target)",
                                  source=data.name, rows=len(self.log.user))
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """What a checkpoint needs to continue the data exactly: the Cloze masks' random stream (the batch order
-        depends on the seed and the epoch alone). With ``num_workers > 0`` the masks are drawn in the workers,
-        whose streams are not saved."""
-        train_set = getattr(self, "train_set", None)
-        return {} if train_set is None else {"mask_generator": train_set.generator.get_state()}
+    def state_dict(self) -> dict:
+        """What a checkpoint needs to continue the data exactly: the Cloze masks' random stream and the position
+        in the epoch's batches (whose order depends on the seed and the epoch alone). With ``num_workers > 0``
+        the masks are drawn, and the batches fetched ahead, in the workers: not exact then."""
+        state = {}
+        if getattr(self, "train_set", None) is not None:
+            state["mask_generator"] = self.train_set.generator.get_state()
+        if self._train_sampler is not None:
+            state["train_position"] = self._train_sampler.state_dict()
+        return state
 
-    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+    def load_state_dict(self, state_dict: dict) -> None:
+        if self.trainer is not None and self.trainer.state.fn != TrainerFn.FITTING:
+            return  # validating or testing a checkpoint restores the data module too: only a resumed fit continues
         if "mask_generator" in state_dict:
             self._require_setup()
             self.train_set.generator.set_state(state_dict["mask_generator"])
+        # Lightning builds the training loader after this (and before it restores its loops' loader state)
+        self._train_position = state_dict.get("train_position")
 
     def train_dataloader(self) -> DataLoader:
         rank, processes = self._shard()
         sampler = LengthGroupedBatchSampler(self.train_set.lengths, self.batch_size, self.seed,
                                             num_replicas=processes, rank=rank)
-        return self._loader(self.train_set, sampler)
+        if self._train_position is not None:  # a resumed fit: its first pass starts where the checkpoint stopped
+            sampler.load_state_dict(self._train_position)
+            self._train_position = None
+        self._train_sampler = sampler
+        return self._loader(self.train_set, sampler, loader=ResumableDataLoader)  # a stop mid-epoch resumes there
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self._by_length(self.val_set))
@@ -445,9 +459,9 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
             return 0, 1
         return trainer.global_rank, trainer.world_size
 
-    def _loader(self, dataset: Dataset, sampler: Sampler | list[list[int]]) -> DataLoader:
-        return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+    def _loader(self, dataset: Dataset, sampler: Sampler | list[list[int]], loader: type = DataLoader) -> DataLoader:
+        return loader(dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+                      persistent_workers=self.num_workers > 0)
 
     def _require_setup(self) -> None:
         if self.log is None:

@@ -6,9 +6,9 @@ them:
 
 - :class:`TrainingState`: the random streams (torch, CUDA, numpy, Python: dropout, sampled negatives) and
   whether the fit was told to stop (early stopping), stored as tensors and plain values so the checkpoint
-  still loads with ``weights_only=True``. The data order needs nothing: the training batches of epoch ``e``
-  depend only on the seed and ``e`` (:class:`xsell.data.sampler.LengthGroupedBatchSampler`), and the Cloze
-  masks' stream is the data module's own state (``SequenceDataModule.state_dict``).
+  still loads with ``weights_only=True``. The data are the data module's own state
+  (``SequenceDataModule.state_dict``): the position in the epoch's batches, whose order depends only on the
+  seed and the epoch (:class:`xsell.data.sampler.LengthGroupedBatchSampler`), and the Cloze masks' stream.
 - :class:`InterruptCheckpoint`: ``interrupted.ckpt`` when a fit stops early. SIGTERM already makes Lightning
   stop at the next batch boundary; Ctrl-C (SIGINT) is turned into the same graceful stop, so the checkpoint
   never holds a half-applied optimizer step. A second Ctrl-C stops at once, without a checkpoint.
