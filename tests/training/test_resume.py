@@ -168,6 +168,20 @@ def test_resume_needs_a_run_with_a_checkpoint(tmp_path, one_go):
         resume(finished)
 
 
+def test_a_moved_run_or_changed_data_are_refused(tmp_path):
+    run = RunDir(tmp_path / "run")
+    stopped_run(run.path, signal.SIGTERM, 0)
+    moved = run.path.rename(tmp_path / "moved")
+    with pytest.raises(ConfigError, match=rf"the run was written in {run.path} .* and has moved since"):
+        resume(moved)
+    moved.rename(run.path)
+    saved = OmegaConf.load(run.config_file)
+    saved.data.source.n_events = 2500  # other data than the run's vocabulary was made from
+    run.config_file.write_text(OmegaConf.to_yaml(saved))
+    with pytest.raises(CheckpointError, match="its data no longer give the run's item vocabulary"):
+        resume(run.path)
+
+
 def test_resume_outside_the_command_line_needs_its_overrides(tmp_path):
     with pytest.raises(ConfigError, match="resume= needs the overrides"):
         train(config(f"resume={tmp_path}"))

@@ -54,6 +54,9 @@ def _train(cfg: DictConfig, run: RunDir, resumed: Resumption | None) -> dict[str
     if init_from:  # a resumed warm start has the grown vocabulary already, and its checkpoint the weights
         base_vocab = run.load_vocabulary() if resumed else run_vocabulary(init_from)
     datamodule = build_datamodule(cfg, base_vocab)
+    if resumed and run.has_vocabulary() and run.load_vocabulary() != datamodule.log.item_vocab:
+        raise CheckpointError(f"resume={run.path}: its data no longer give the run's item vocabulary "
+                              f"({run.vocabulary_file}); the data changed since the run started")
     model = build_model(cfg, datamodule)
     if init_from and not resumed:
         warm_start(model, init_from, len(base_vocab), datamodule.num_items)
@@ -68,9 +71,6 @@ def _train(cfg: DictConfig, run: RunDir, resumed: Resumption | None) -> dict[str
         keep_csv_logs(cfg, resumed.step)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    if resumed and run.has_vocabulary() and run.load_vocabulary() != datamodule.log.item_vocab:
-        raise CheckpointError(f"resume={run.path}: its data no longer give the run's item vocabulary "
-                              f"({run.vocabulary_file}); the data changed since the run started")
     if trainer.is_global_zero:
         run.save_config(cfg)
         run.save_vocabulary(datamodule.log.item_vocab)

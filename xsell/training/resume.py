@@ -55,6 +55,11 @@ def resumption(cfg: DictConfig, overrides: Sequence[str]) -> Resumption:
     target = Path(str(cfg.resume))
     run = RunDir.of(target)
     saved = run.load_config(needed_by=f"resume={target}")
+    written_in = Path(str(OmegaConf.select(saved, "paths.output_dir", default=run.path)))
+    if written_in.resolve() != run.path.resolve():  # its saved paths (checkpoints, logs) point there
+        raise ConfigError(f"resume={target}: the run was written in {written_in} (its {run.config_file.name} says "
+                          "so) and has moved since; resume it where it was written, or start a new run from its "
+                          f"weights: init_from={run.best_checkpoint}")
     if run.metrics_file.is_file():
         raise ConfigError(f"resume={target}: the run already finished ({run.metrics_file}); resume continues a "
                           "stopped run. Train longer with a new run that starts from its weights: "
