@@ -108,8 +108,9 @@ class InterruptCheckpoint(OnExceptionCheckpoint):
         signal.signal(signal.SIGINT, self._saved_handler)  # a second Ctrl-C interrupts at once
         self.received = signal.SIGINT
         lightning = signal.getsignal(signal.SIGTERM)  # sets trainer.received_sigterm: stop at the next batch end
-        if callable(lightning):
-            lightning(signal.SIGTERM, frame)
+        if not callable(lightning):  # no fit is running after all: an ordinary Ctrl-C
+            raise KeyboardInterrupt
+        lightning(signal.SIGTERM, frame)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if trainer.state.fn != TrainerFn.FITTING:
