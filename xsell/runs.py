@@ -5,7 +5,8 @@
     <run>/config.yaml             the resolved training config (rebuilds the model and its data)
     <run>/item_vocabulary.json    the run's item indices (a warm-started run grew its checkpoint's)
     <run>/metrics.json            validation and test metrics, written once at the end (atomically)
-    <run>/checkpoints/best.ckpt   the best validation epoch (Lightning; ``last.ckpt`` beside it)
+    <run>/checkpoints/best.ckpt   the best validation epoch (Lightning; ``last.ckpt``, the end of the latest
+                                  epoch, beside it, and ``interrupted.ckpt`` after a stop by signal or error)
     <run>/bundle/                 the serving bundle (``xsell.export``)
     <run>/index/                  the FAISS index of the item vectors (``index=...``)
 
@@ -26,7 +27,7 @@ from torch import Tensor
 from xsell.atomic import write_json_atomic, write_text_atomic
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import CheckpointError, FormatError
-from xsell.run_folder import claim_run_folder
+from xsell.run_folder import claim_run_folder, reenter_run_folder, release_run_folder
 from xsell.training.checkpoint_file import read_checkpoint
 
 CONFIG_FILE = "config.yaml"
@@ -35,6 +36,7 @@ METRICS_FILE = "metrics.json"
 CHECKPOINTS = "checkpoints"
 BEST_CHECKPOINT = "best.ckpt"
 LAST_CHECKPOINT = "last.ckpt"
+INTERRUPTED_CHECKPOINT = "interrupted.ckpt"
 MODEL_PREFIX = "model."  # the LightningModule holds the model as ``self.model``
 
 
@@ -84,6 +86,10 @@ class RunDir:
         return self.checkpoints / LAST_CHECKPOINT
 
     @property
+    def interrupted_checkpoint(self) -> Path:
+        return self.checkpoints / INTERRUPTED_CHECKPOINT
+
+    @property
     def bundle(self) -> Path:
         return self.path / "bundle"
 
@@ -97,6 +103,16 @@ class RunDir:
         another run already writes to is refused); returns ``self``."""
         claim_run_folder(self.path)
         return self
+
+    def reenter(self) -> RunDir:
+        """Continue this folder's run (a resumed run; :func:`reenter_run_folder`: refused while a process
+        still trains in it); returns ``self``."""
+        reenter_run_folder(self.path)
+        return self
+
+    def release(self) -> None:
+        """End this process's hold on the folder (after training), so that the run can be resumed."""
+        release_run_folder(self.path)
 
     def save_config(self, config: DictConfig) -> Path:
         """Write the resolved config (atomically)."""

@@ -44,6 +44,26 @@ def test_one_process_draws_the_seeded_stream_epoch_after_epoch():
     assert epoch(sampler, 1) == expected[1]
 
 
+def test_a_sampler_resumed_inside_an_epoch_hands_out_the_rest_of_it():
+    """The position saved after 5 batches of epoch 1: a new sampler's next pass over epoch 1 starts behind them,
+    the pass after it is whole; a position in another epoch skips nothing."""
+    expected = one_process_epochs(LENGTHS, 7, 3, epochs=3)
+    stopped = LengthGroupedBatchSampler(LENGTHS, 7, seed=3)
+    stopped.set_epoch(1)
+    handed = iter(stopped)
+    assert [next(handed) for _ in range(5)] == expected[1][:5]
+    assert stopped.state_dict() == {"epoch": 1, "batches": 5}
+
+    resumed = LengthGroupedBatchSampler(LENGTHS, 7, seed=3)
+    resumed.load_state_dict(stopped.state_dict())
+    assert epoch(resumed, 1) == expected[1][5:]
+    assert resumed.state_dict() == {"epoch": 1, "batches": len(expected[1])}
+    assert epoch(resumed, 2) == expected[2]
+    other = LengthGroupedBatchSampler(LENGTHS, 7, seed=3)
+    other.load_state_dict({"epoch": 0, "batches": 5})
+    assert epoch(other, 1) == expected[1]
+
+
 @pytest.mark.parametrize(("batch_size", "processes"), [(10, 2), (10, 4), (7, 2), (7, 3)])
 def test_processes_share_an_epoch_disjointly(batch_size, processes):
     full = one_process_epochs(LENGTHS, batch_size, 5, epochs=2)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import polars as pl
 import pytorch_lightning as pl_lightning
-from pytorch_lightning.trainer.states import TrainerStatus
+from pytorch_lightning.trainer.states import TrainerFn, TrainerStatus
 from torch.utils.data import DataLoader
 
 from xsell.data.datasets import (
@@ -26,7 +26,7 @@ from xsell.data.datasets import (
 from xsell.data.interactions import Interactions
 from xsell.data.pipeline import SplitName
 from xsell.data.prepared import Objective, PreparedData, check_objective, prepare
-from xsell.data.sampler import LengthGroupedBatchSampler
+from xsell.data.sampler import LengthGroupedBatchSampler, ResumableDataLoader
 from xsell.data.schema import EventTypes
 from xsell.data.vocabulary import Vocabulary
 
@@ -103,6 +103,8 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.prepared: PreparedData | None = None
+        self._train_sampler: LengthGroupedBatchSampler | None = None  # the latest training loader's
+        self._train_position: dict[str, int] | None = None  # restored from a checkpoint, for the next loader
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -116,12 +118,37 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.val_set = evaluation_targets(self.prepared, "validation")
         self.test_set = evaluation_targets(self.prepared, "test")
 
+    def state_dict(self) -> dict:
+        """What a checkpoint needs to continue the data exactly: the Cloze masks' random stream and the position
+        in the epoch's batches (whose order depends on the seed and the epoch alone). With ``num_workers > 0``
+        the masks are drawn, and the batches fetched ahead, in the workers: not exact then."""
+        state = {}
+        if getattr(self, "train_set", None) is not None:
+            state["mask_generator"] = self.train_set.generator.get_state()
+        if self._train_sampler is not None:
+            state["train_position"] = self._train_sampler.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if self.trainer is not None and self.trainer.state.fn != TrainerFn.FITTING:
+            return  # validating or testing a checkpoint restores the data module too: only a resumed fit continues
+        if "mask_generator" in state_dict:
+            if self.prepared is None:
+                raise RuntimeError("call setup() before restoring the data module's state")
+            self.train_set.generator.set_state(state_dict["mask_generator"])
+        # Lightning builds the training loader after this (and before it restores its loops' loader state)
+        self._train_position = state_dict.get("train_position")
+
     def train_dataloader(self) -> DataLoader:
         rank, processes = self._shard()
         sampler = LengthGroupedBatchSampler(self.train_set.lengths, self.batch_size, self.seed,
                                             num_replicas=processes, rank=rank)
-        return DataLoader(self.train_set, sampler=sampler, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        if self._train_position is not None:  # a resumed fit: its first pass starts where the checkpoint stopped
+            sampler.load_state_dict(self._train_position)
+            self._train_position = None
+        self._train_sampler = sampler
+        return ResumableDataLoader(self.train_set, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+                                   persistent_workers=self.num_workers > 0)  # a stop mid-epoch resumes there
 
     def val_dataloader(self) -> DataLoader:
         return self._targets(self.val_set)

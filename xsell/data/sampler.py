@@ -1,7 +1,9 @@
 """Batch samplers that cut padding and share the work between data-parallel processes.
 
 Training: :class:`LengthGroupedBatchSampler` draws one epoch's batches (the same on every process, from the
-seed and the epoch) and hands each process a disjoint, equally long share of them. Evaluation:
+seed and the epoch) and hands each process a disjoint, equally long share of them; :class:`ResumableDataLoader`
+puts its position inside the epoch into Lightning's checkpoints, so a run stopped mid-epoch resumes with the
+batches it had not trained yet. Evaluation:
 :func:`length_ordered_batches` deals the targets, ordered by history length, round-robin to the processes,
 so every target is ranked exactly once and the processes' metric sums add up to the one-process result.
 
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 
 def process_shard(rank: int | None = None, num_replicas: int | None = None) -> tuple[int, int]:
@@ -48,6 +50,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     epochs are skipped, as on a resumed run), so the order depends only on the seed and the epoch, and one
     process shuffles as an uninterrupted stream would. Lightning calls :meth:`set_epoch` before each
     training epoch; a loop of one's own should do the same (without it every pass repeats epoch 0).
+    :meth:`state_dict` is the position in the epoch (the batches handed out so far); after
+    :meth:`load_state_dict` the next pass over that epoch starts behind them.
 
     Args:
         lengths: ``[W]`` real length of each window.
@@ -72,6 +76,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         self.epoch = 0
         self._generator = torch.Generator().manual_seed(seed)
         self._next_epoch = 0  # the epoch whose draws the generator gives next
+        self.handed_out = 0  # batches of the current pass handed out so far
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches) to skip on the next pass
 
     def __len__(self) -> int:
         return self.epoch_batches // self.num_replicas
@@ -89,8 +95,19 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             group = group[self.lengths[group].argsort(descending=True, stable=True)]
             batches.extend(group.split(self.batch_size))
         shuffled = torch.randperm(len(batches), generator=generator)[:len(self) * self.num_replicas]
-        for i in shuffled[self.rank::self.num_replicas].tolist():
+        resume_at, self._resume_at = self._resume_at, None
+        self.handed_out = resume_at[1] if resume_at is not None and resume_at[0] == self.epoch else 0
+        for i in shuffled[self.rank::self.num_replicas].tolist()[self.handed_out:]:
+            self.handed_out += 1
             yield batches[i].tolist()
+
+    def state_dict(self) -> dict[str, int]:
+        """The position in the epoch: ``{"epoch": e, "batches": handed out so far}``."""
+        return {"epoch": self.epoch, "batches": self.handed_out}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Start the next pass over ``state_dict["epoch"]`` behind its first ``batches`` (other epochs: whole)."""
+        self._resume_at = int(state_dict["epoch"]), int(state_dict["batches"])
 
     def _stream_at(self, epoch: int) -> torch.Generator:
         """The generator positioned at ``epoch``'s draws (two permutations per epoch)."""
@@ -103,6 +120,26 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             self._next_epoch += 1
         self._next_epoch += 1
         return self._generator
+
+
+class ResumableDataLoader(DataLoader):
+    """A ``DataLoader`` over a :class:`LengthGroupedBatchSampler` (``sampler=..., batch_size=None``) that
+    Lightning treats as resumable inside an epoch (``state_dict``: the sampler's position). The data module
+    restores that position itself (``SequenceDataModule.state_dict``): Lightning 2.6 builds the training
+    loader before it restores its loops when ``configure_optimizers`` asks for the number of steps. Exact when
+    the batches are drawn in this process (``num_workers=0``); workers fetch ahead of the batches trained."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - DataLoader's
+        # Its own generator: starting a pass then draws no number from torch's global stream, which a pass
+        # started on resume, inside an epoch, would otherwise draw once more than the run done in one go.
+        kwargs.setdefault("generator", torch.Generator().manual_seed(0))
+        super().__init__(*args, **kwargs)
+
+    def state_dict(self) -> dict[str, int]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state_dict)
 
 
 def length_ordered_batches(lengths: torch.Tensor, batch_size: int, *, num_replicas: int | None = None,

@@ -36,6 +36,7 @@ class RunStatistics(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.world_size = trainer.world_size
         self.train_batches_per_epoch = trainer.num_training_batches  # this process's share
+        self._epoch_start = time.perf_counter()  # a run resumed inside an epoch skips that epoch's start hook
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
@@ -58,6 +59,15 @@ class RunStatistics(pl.Callback):
         if trainer.world_size > 1:  # every process trained its own share of the windows
             shares = torch.tensor(float(self.sequences), dtype=torch.float64, device=pl_module.device)
             self.sequences = int(trainer.strategy.reduce(shares, reduce_op="sum").item())
+
+    def state_dict(self) -> dict[str, float]:
+        """The totals so far: a resumed run adds its epochs to those of the run it continues."""
+        return {"train_seconds": self.train_seconds, "sequences": self.sequences, "epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.train_seconds = float(state_dict["train_seconds"])
+        self.sequences = int(state_dict["sequences"])
+        self.epochs = int(state_dict["epochs"])
 
     def summary(self) -> dict[str, float]:
         return {

@@ -32,10 +32,10 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from xsell.atomic import write_json_atomic, write_text_atomic
+from xsell.config_checks import check_config
 from xsell.data.batch import SequenceBatch
 from xsell.data.schema import UNKNOWN_INDEX
-from xsell.config_checks import check_config
-from xsell.errors import CheckpointError
+from xsell.errors import CheckpointError, ConfigError
 from xsell.evaluation.comparison import paired_comparison
 from xsell.evaluation.table import rank_table
 from xsell.export import manifest as mf
@@ -90,6 +90,8 @@ def serving_checkpoint(serving: str | Path) -> tuple[Path, Path | None]:
 def retrain(cfg: DictConfig) -> dict[str, Any]:
     """Train the warm-started candidate, compare it with the serving model, replace the bundle if it wins."""
     check_config(cfg)
+    if cfg.get("resume"):
+        raise ConfigError(f"resume={cfg.resume} is for xsell.train; a stopped retraining starts again")
     out = Path(cfg.paths.output_dir)
     serving_ckpt, serving_bundle = serving_checkpoint(cfg.serving)
     bundle_path = Path(cfg.bundle) if cfg.get("bundle") else serving_bundle or RunDir(out).bundle
