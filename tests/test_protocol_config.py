@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from xsell.baselines import MostPopular
-from xsell.evaluation.run import evaluate_run as run
 from xsell.evaluation.protocol import evaluate_scorer
+from xsell.evaluation.run import evaluate_run as run
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "xsell" / "configs"
 DATA = ["data.source.n_events=3000", "data.max_len=20"]
