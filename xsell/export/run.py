@@ -244,7 +244,7 @@ def export_run(cfg: DictConfig) -> Path:
         default = RunDir.of_checkpoint(cfg.ckpt).bundle
         if cfg.out is None and out != default:
             console.print(f"{default} holds another export of this run "
-                          f"({', '.join(differences(default, bundle.manifest, key_file))} differ); "
+                          f"(different {', '.join(differences(default, bundle.manifest, key_file))}); "
                           f"this one went to a new folder (overwrite=true replaces {default} instead)", soft_wrap=True)
         console.print(f"{bundle.manifest['model']['name']} bundle -> {out}", soft_wrap=True)
     return out
