@@ -130,3 +130,12 @@ def test_export_to_a_folder_holding_another_export_needs_overwrite(trained, tmp_
     replaced = export_checkpoint(metrics["best_checkpoint"], tmp_path / "b", rules=instantiate_rules("serving"),
                                  overwrite=True)
     assert replaced.written and load_bundle(tmp_path / "b").manifest["rules"]["compiled"]
+
+
+def test_overwrite_rewrites_the_runs_own_bundle(trained):
+    run, metrics, _ = trained
+    before = load_bundle(run / "bundle").manifest
+    exported = export_checkpoint(metrics["best_checkpoint"], overwrite=True)
+    after = load_bundle(run / "bundle").manifest
+    assert exported == (run / "bundle", True) and after["model"]["weights_sha256"] == before["model"]["weights_sha256"]
+    assert after["source_checkpoint"] == metrics["best_checkpoint"]

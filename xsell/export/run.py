@@ -177,9 +177,9 @@ def export_checkpoint(ckpt: str | Path, out: str | Path | None = None, *, overwr
     config = run.load_config() if run.config_file.is_file() else OmegaConf.create({"data": {}})
     model, datamodule = load_checkpoint_model(path, config.data)  # checks the checkpoint and config.yaml
     plan = plan_export(model, datamodule, config, metrics=run.load_metrics(), source=str(path), rules=rules)
-    target = Path(out) if out is not None else None
+    target = Path(out) if out is not None else run.bundle
     if not overwrite:
-        for folder in [target] if target is not None else run.bundles():
+        for folder in [target] if out is not None else run.bundles():
             if not folder.exists():
                 target = folder
                 break
