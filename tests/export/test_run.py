@@ -60,8 +60,9 @@ def test_training_ends_with_a_verified_bundle_and_an_example(trained):
 
 def test_cli_export_of_the_checkpoint_scores_like_the_training_bundle(trained, tmp_path, capsys):
     run, metrics, _ = trained
+    first, second = load_bundle(run / "bundle").vocabulary.ids[:2]  # ids of the run's shop
     out = export_cli(export_config(tmp_path, f"ckpt={metrics['best_checkpoint']}", f"out={tmp_path / 'b'}",
-                                   "history=[i001,i002]", "k=5"))
+                                   f"history=[{first},{second}]", "k=5"))
     printed = capsys.readouterr().out
     assert out == tmp_path / "b" and "example history (2 items" in printed and "identical to the eager model: True" in printed
     ours, theirs = load_bundle(out), load_bundle(run / "bundle")
