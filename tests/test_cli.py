@@ -65,7 +65,34 @@ def test_train_with_a_bad_value_exits_2_before_reading_data(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == ("error: ConfigError: trainer.max_epochs='abc' is not allowed: "
                                                       "expected an integer >= 1 or -1")
-    assert "Traceback" not in result.stderr and not (tmp_path / "run" / "config.yaml").exists()
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()  # nor Hydra's log of it
+
+
+def test_a_failed_evaluation_leaves_no_folder_with_only_a_log(tmp_path):
+    result = run_module("xsell.evaluate", f"ckpt={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={tmp_path / 'eval'}",
+                        cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().endswith(f"checkpoint not found: {tmp_path / 'missing.ckpt'}")
+    assert not (tmp_path / "eval").exists()
+
+
+def test_a_failed_run_keeps_a_folder_holding_anything_but_hydras_files(tmp_path, monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from xsell.cli import remove_hydra_only_folder
+
+    folder = tmp_path / "run"
+    (folder / ".hydra").mkdir(parents=True)
+    for name in (".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml", "evaluate.log"):
+        (folder / name).write_text("x")
+    hydra = OmegaConf.create({"runtime": {"output_dir": str(folder)}, "output_subdir": ".hydra",
+                              "job": {"name": "evaluate"}})
+    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra))
+    (folder / "metrics.json").write_text("{}")  # a file the command wrote: the folder is kept whole
+    assert remove_hydra_only_folder() == [] and len(list(folder.rglob("*"))) == 6
+    (folder / "metrics.json").unlink()
+    assert len(remove_hydra_only_folder()) == 6 and not folder.exists()
 
 
 def test_xsell_data_returns_none_so_its_console_script_exits_0(capsys):

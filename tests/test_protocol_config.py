@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from xsell.baselines import MostPopular
-from xsell.evaluation.run import evaluate_run as run
 from xsell.evaluation.protocol import evaluate_scorer
+from xsell.evaluation.run import evaluate_run as run
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "xsell" / "configs"
 DATA = ["data.source.n_events=3000", "data.max_len=20"]
@@ -33,13 +33,13 @@ def test_seen_items_are_excluded_by_default_and_one_key_switches_every_consumer(
 
 @pytest.mark.parametrize("exclude_seen", [True, False])
 def test_evaluate_scores_the_model_and_its_baselines_under_the_setting(tmp_path, exclude_seen):
-    metrics = run(config("eval", f"paths.output_dir={tmp_path}", *DATA, "baselines=markov", "compare=[pop]",
+    metrics = run(config("eval", f"paths.output_dir={tmp_path}", "data=synthetic", *DATA, "baselines=markov", "compare=[pop]",
                          "parts=[test]", f"exclude_seen={exclude_seen}"))
     label = "seen items excluded" if exclude_seen else "seen items kept"
     assert metrics["seen_items"] == label
     report = (tmp_path / "report.md").read_text()
     assert report.count(label) == 2  # the model's table and the comparison with the baselines
-    dm = instantiate(config("eval", *DATA).data)
+    dm = instantiate(config("eval", "data=synthetic", *DATA).data)
     dm.setup()
     expected = evaluate_scorer(MostPopular().fit(dm.prepared.log).score, dm.test_dataloader(), ks=(5, 10, 20),
                                exclude_seen=exclude_seen)

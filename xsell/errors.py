@@ -62,3 +62,9 @@ class CheckpointError(XsellError, ValueError):
 class BundleError(CheckpointError):
     """A serving bundle is missing, partial, tampered with (a checksum differs) or from an unsupported
     version; the message names the file."""
+
+
+class UnknownItemWarning(UserWarning):
+    """Item ids a model or bundle never saw in training: read as the unknown item, so a history without a
+    known item gets the training popularity prior. ``warnings.simplefilter("error", UnknownItemWarning)``
+    turns it into a failure (e.g. ids from another catalog)."""

@@ -8,6 +8,7 @@
     <run>/checkpoints/best.ckpt   the best validation epoch (Lightning; ``last.ckpt``, the end of the latest
                                   epoch, beside it, and ``interrupted.ckpt`` after a stop by signal or error)
     <run>/bundle/                 the serving bundle (``xsell.export``)
+    <run>/bundle-2/, bundle-3/... bundles of the same checkpoint exported with other options
     <run>/index/                  the FAISS index of the item vectors (``index=...``)
 
 Every reader and writer of a run (training, evaluation, export, retraining, warm start) goes through
@@ -16,7 +17,9 @@ Every reader and writer of a run (training, evaluation, export, retraining, warm
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +95,11 @@ class RunDir:
     @property
     def bundle(self) -> Path:
         return self.path / "bundle"
+
+    def bundles(self) -> Iterator[Path]:
+        """``<run>/bundle``, then ``bundle-2``, ``bundle-3``, ... (endless: the caller stops at a free one)."""
+        yield self.bundle
+        yield from (self.path / f"bundle-{n}" for n in itertools.count(2))
 
     @property
     def index(self) -> Path:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import polars as pl
 import pytest
@@ -17,7 +18,7 @@ from omegaconf import OmegaConf
 
 from tests.export.toy import COUNTS, ITEM_TABLE, MANIFEST, LastItem
 from xsell.data.datasets import evaluation_targets
-from xsell.errors import BundleError, OutputError
+from xsell.errors import BundleError, OutputError, UnknownItemWarning
 from xsell.export import bundle as bundle_module
 from xsell.export.bundle import load_bundle, reference, write_bundle
 from xsell.export.parity import Parity
@@ -50,7 +51,8 @@ def test_recommend_maps_original_ids_both_ways(export_of, shop):
     assert encoded.dtype == torch.long and encoded.shape == (3, len(history))
     assert encoded[0].tolist() == shop.test.items[0][shop.test.items[0] > 0].tolist()
     assert encoded[1, -1] == 1 and (encoded[2] == 0).all()  # unseen id -> unknown; empty -> padding
-    top = bundle.recommend([history, [], ["no-such-item"]], k=5)
+    with pytest.warns(UnknownItemWarning, match="'no-such-item'"):
+        top = bundle.recommend([history, [], ["no-such-item"]], k=5)
     indices, scores = reference(exported.eager_scorer())(encoded, 5)
     assert [item for item, _ in top[0]] == shop.log.item_vocab.decode(indices[0].tolist())
     assert [s for _, s in top[0]] == pytest.approx(scores[0].tolist(), abs=1e-5)
@@ -84,7 +86,8 @@ def test_hybrid_bundle_takes_event_types_and_time_gaps(export_of):
         bundle.scorer(items, 3)
     indices, _ = bundle.scorer(items, 3, None, events=torch.tensor([[0, 2, 3]]), time_gaps=torch.tensor([[0, 1, 4]]))
     assert indices.shape == (1, 3)
-    assert len(bundle.recommend([["x", "y"]], k=4)[0]) == 4
+    with pytest.warns(UnknownItemWarning):
+        assert len(bundle.recommend([["x", "y"]], k=4)[0]) == 4
 
 
 def test_existing_bundle_is_kept_unless_overwrite(export_of, tmp_path):
@@ -220,8 +223,21 @@ def test_recommend_returns_only_recommendable_items(toy):
     never the history, padding, unknown or a -inf score; no histories give no lists."""
     (top,) = toy.recommend([["a", "b"]], k=10)
     assert [item for item, _ in top] == ["d", "c"] and [s for _, s in top] == pytest.approx([0.5, 0.1])
-    assert [len(top) for top in toy.recommend([["a"], ["b", "a", "x"], []], k=10)] == [3, 2, 4]
+    with pytest.warns(UnknownItemWarning):
+        assert [len(top) for top in toy.recommend([["a"], ["b", "a", "x"], []], k=10)] == [3, 2, 4]
     assert toy.recommend([], k=3) == []
+
+
+def test_unknown_ids_are_reported_not_silently_served_the_prior(toy):
+    """Ids outside the catalog read as unknown, and say so: a history of unknown ids only gets the popularity
+    prior (b, the most counted item, first) with an ``UnknownItemWarning`` naming the ids."""
+    with pytest.warns(UnknownItemWarning, match=r"2 item id\(s\) not in the bundle's catalog \(4 items, e\.g\. 'a'\)"
+                                                r", read as unknown: 'i048', 'x'; 1 of 2 histories have no known"):
+        unknown, partly = toy.recommend([["i048", "x"], ["a", "x"]], k=1)
+    assert [item for item, _ in unknown] == ["b"] and len(partly) == 1  # b: the most trained-on item
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownItemWarning)
+        toy.recommend([["a", "b"]], k=1)  # every id known: silent
 
 
 def test_both_formats_take_the_same_arguments(toy):

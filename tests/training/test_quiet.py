@@ -21,12 +21,29 @@ def test_leafspec_deprecation_silenced_only_from_lightning():
     assert [(w.category, w.filename) for w in caught] == [(FutureWarning, "mine.py")]
 
 
-def test_litlogger_tip_dropped_other_trainer_messages_kept(caplog):
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_litlogger_tip_dropped_other_trainer_messages_kept():
     silence_lightning_noise()
     silence_lightning_noise()  # idempotent
-    with caplog.at_level(logging.INFO):
+    # a handler on Lightning's own logger: other tests (and Lightning) may stop it propagating to the root
+    logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    recorder, level = Recorder(), logger.level
+    logger.addHandler(recorder)
+    logger.setLevel(logging.INFO)
+    try:
         pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    messages = [record.getMessage() for record in caplog.records]
+    finally:
+        logger.removeHandler(recorder)
+        logger.setLevel(level)
+    messages = [record.getMessage() for record in recorder.records]
     assert any(m.startswith("GPU available") for m in messages)
     assert not any(m.startswith(LITLOGGER_TIP) for m in messages)
     assert sum(isinstance(f, logging.Filter) for f in logging.getLogger("pytorch_lightning.utilities.rank_zero")

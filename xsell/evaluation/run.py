@@ -1,9 +1,10 @@
 """Evaluate a trained checkpoint or a baseline on a data set configured exactly as for training, and
 report (``python -m xsell.evaluate`` wraps :func:`evaluate_run`).
 
-A checkpoint is rebuilt from the ``config.yaml`` of its training run (model, hybrid inputs) and must match
-the data's catalog; a baseline (``configs/baselines/``) is fitted on the training part. Both go through the
-same evaluation path.
+A checkpoint is rebuilt from the ``config.yaml`` of its training run (model, hybrid inputs) and evaluated
+on the run's own data unless ``data=...`` names another (``+data.key=value`` changes one key of the run's);
+it must match the data's catalog. A baseline (``configs/baselines/``) is fitted on the training part of the
+``data=...`` it is given. Both go through the same evaluation path.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from xsell.baselines import MostPopular
 from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
+from xsell.errors import ConfigError
 from xsell.evaluation.blocked import DotProductScorer
 from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
@@ -32,11 +34,13 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate on every part in ``cfg.parts``; write metrics.json, report.md, ranks per part and plots
     of the last part (the model beside the ``cfg.compare`` baselines)."""
     check_config(cfg)
+    if not cfg.ckpt and cfg.get("baselines") and not (cfg.get("data") and "_target_" in cfg.data):
+        raise ConfigError("baselines=... needs data=...: the data set to fit and evaluate the baseline on "
+                          "(synthetic, atomic, sasrec_txt, events; e.g. data=synthetic)")
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if cfg.ckpt:
-        model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.data)
+        model, datamodule = load_checkpoint_model(cfg.ckpt, cfg.get("data"))  # default: the run's own data
         name = RunDir.of_checkpoint(cfg.ckpt).path.name
         score = DotProductScorer.of_model(model)  # ranked block by block over the catalog
     elif cfg.get("baselines"):
@@ -61,6 +65,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
         plain, score = score, rules.wrap(score, exclude_seen=cfg.exclude_seen)
         metrics["rules"] = rules.describe()
     reports: dict[str, EvaluationReport] = {}
+    output_dir.mkdir(parents=True, exist_ok=True)
     options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
                    sampled_negatives=cfg.sampled_negatives, sampled_proposal=cfg.sampled_proposal,
                    batch_size=datamodule.eval_batch_size)

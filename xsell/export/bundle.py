@@ -16,6 +16,7 @@ A later two-tower bundle adds ``index.faiss`` to the same layout (and to the man
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 from xsell.atomic import atomic_directory, write_text_atomic
 from xsell.data.schema import FIRST_INDEX, ITEM, PAD_INDEX, UNKNOWN_INDEX
 from xsell.data.vocabulary import Vocabulary
-from xsell.errors import BundleError
+from xsell.errors import BundleError, UnknownItemWarning
 from xsell.export import manifest as mf
 from xsell.export.card import render_card
 from xsell.export.parity import check_parity, eager_topk, random_histories
@@ -174,7 +175,9 @@ class Bundle:
     ) -> list[list[tuple[str, float]]]:
         """Top-``k`` ``(item_id, score)`` per history of original ids, with the TorchScript scorer: only
         items that may be recommended (fewer than ``k`` when fewer are left), never the history, padding,
-        the unknown item or a ``-inf`` score; no histories give an empty list.
+        the unknown item or a ``-inf`` score; no histories give an empty list. Ids the bundle does not know
+        are read as the unknown item and reported with one ``UnknownItemWarning`` (a history without a
+        known item gets the training popularity prior).
 
         ``context``: ``events`` / ``time_gaps`` ``[B, L]`` aligned with :meth:`encode`'s output when the
         model reads them (default: the unknown event type / first-event bucket at every history item), and
@@ -182,6 +185,7 @@ class Bundle:
         """
         if len(histories) == 0:
             return []
+        self._warn_unknown(histories)
         items = self.encode(histories)  # [B, L]
         request = self.manifest["scorer"].get("request_inputs", {})
         for name in self.manifest["scorer"]["context_inputs"]:
@@ -196,6 +200,16 @@ class Bundle:
                  if item is not None and s != float("-inf")]
                 for row, score_row in zip(indices.tolist(), scores.tolist(), strict=True)]
 
+    def _warn_unknown(self, histories: Sequence[Sequence[str]]) -> None:
+        vocabulary = self.vocabulary
+        unknown = sorted({str(i) for h in histories for i in h if i not in vocabulary})
+        if unknown:
+            blind = sum(1 for h in histories if h and not any(i in vocabulary for i in h))
+            shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+            warnings.warn(f"{len(unknown)} item id(s) not in the bundle's catalog ({len(vocabulary) - FIRST_INDEX} "
+                          f"items, e.g. {vocabulary.ids[0]!r}), read as unknown: {shown}; {blind} of "
+                          f"{len(histories)} histories have no known item and get the popularity prior",
+                          UnknownItemWarning, stacklevel=3)
 
     def encode_request(self, name: str, rows: Sequence[Mapping[str, str]]) -> Tensor:
         """Request values -> ``[B, C]`` int64 ids for ``recommend(..., context=...)`` (``name="context"``,

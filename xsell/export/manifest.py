@@ -54,6 +54,27 @@ def data_fingerprint(log: EncodedLog) -> str:
     return digest.hexdigest()
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's state (every tensor's name, dtype, shape and bytes, in name order): two exports
+    of the same weights share it, whichever checkpoint path or time they came from."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def export_identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What makes two exports interchangeable: the weights, the training data, the seen-items protocol and
+    the cross-sell rules (not the time, the versions or the checkpoint's path). JSON-normalised, so a
+    manifest about to be written compares equal to the same manifest read back."""
+    identity = {"weights": manifest.get("model", {}).get("weights_sha256"),
+                "data": manifest.get("data", {}).get("fingerprint"),
+                "protocol": manifest.get("protocol"), "rules": manifest.get("rules")}
+    return json.loads(json.dumps(identity))
+
+
 def versions() -> dict[str, str]:
     """The versions a bundle is written with (and checked against when it is loaded)."""
     import polars

@@ -7,10 +7,14 @@ With ``resume=<run>`` the stopped run continues in its folder from its checkpoin
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
@@ -20,8 +24,9 @@ from xsell.errors import CheckpointError
 from xsell.evaluation.protocol import seen_items_label
 from xsell.runs import RunDir
 from xsell.training.after_fit import FitContext
-from xsell.training.builders import build_datamodule, build_model, check_optimized_metric
+from xsell.training.builders import CONFIG_DIR, build_datamodule, build_model, check_optimized_metric
 from xsell.training.callbacks import RunStatistics
+from xsell.training.checkpoint import LoadedRun, load_run
 from xsell.training.resumable import TrainingState
 from xsell.training.resume import Resumption, command_line_overrides, interrupted, keep_csv_logs, resumption
 from xsell.training.warm_start import run_vocabulary, warm_start
@@ -116,3 +121,27 @@ def optimized_value(cfg: DictConfig, metrics: dict[str, Any]) -> float | None:
     """The value of ``cfg.optimized_metric`` (``val/ndcg@10``) in ``metrics``: what a sweeper maximises."""
     stage, _, name = str(cfg.get("optimized_metric", "")).partition("/")
     return metrics.get(stage, {}).get(name)
+
+
+def train_config(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> DictConfig:
+    """The packaged ``train.yaml`` composed with command-line style ``overrides`` (``"model=gru4rec"``,
+    ``"trainer.max_epochs=2"``), writing to ``output_dir`` (default: a new
+    ``outputs/<task_name>/runs/<date>_<time>`` under the working folder, as ``python -m xsell.train`` does)."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, "paths.output_dir=."], return_hydra_config=False)
+        if output_dir is None:
+            output_dir = (Path(cfg.paths.log_dir) / cfg.task_name / "runs"
+                          / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f"))
+        return compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"], return_hydra_config=False)
+
+
+def train_run(overrides: Sequence[str] = (), output_dir: str | Path | None = None) -> LoadedRun:
+    """Train as ``python -m xsell.train <overrides>`` does, from Python (a notebook, a script), and return
+    the finished run loaded (``xsell.train_run``; see :func:`train_config` for ``output_dir``)::
+
+        run = xsell.train_run(["data.source.n_events=5000", "trainer.max_epochs=2"])
+        run.metrics["test"]["ndcg@10"], run.model, run.datamodule, run.bundle
+    """
+    cfg = train_config(overrides, output_dir)
+    train(cfg)
+    return load_run(cfg.paths.output_dir)
