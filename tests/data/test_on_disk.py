@@ -105,3 +105,22 @@ def test_a_quantile_cutoff_is_refused():
     with pytest.raises(ConfigError, match="quantile"):
         PrepareOptions.seconds(0.9, "cutoff")
     assert PrepareOptions.seconds(CUTOFF, "cutoff") == CUTOFF
+
+
+def _ensure_in_child(shards, folder, marker) -> int:
+    def events():
+        marker.mkdir(exist_ok=False)  # a second preparer would fail here
+        return scan_event_shards(shards)
+
+    return len(ensure_prepared(events, folder, PrepareOptions(max_len=4)).windows.items)
+
+
+def test_processes_starting_together_prepare_once(shards, tmp_path):
+    """What the ranks of a DDP run do: each calls ``ensure_prepared``; one prepares, the others wait and open."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        jobs = [pool.apply_async(_ensure_in_child, (shards[0], tmp_path / "prepared", tmp_path / "marker"))
+                for _ in range(2)]
+        sizes = [job.get(timeout=120) for job in jobs]
+    assert sizes[0] == sizes[1] == len(open_prepared(tmp_path / "prepared").windows.items)
