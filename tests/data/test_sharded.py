@@ -69,6 +69,8 @@ def test_options_that_need_the_whole_log_are_refused(log):
         ShardedDataModule(str(folder), item_features=["category"])
     with pytest.raises(ConfigError, match="min_user_events"):
         ShardedDataModule(str(folder), min_user_events=5)
+    with pytest.raises(ConfigError, match="inside"):
+        ShardedDataModule(str(folder), cache_dir=str(folder / "prepared"))
     with pytest.raises(ConfigError, match="quantile"):
         ShardedDataModule(str(folder), split="temporal", cutoff=0.8)
     ShardedDataModule(str(folder), item_features=[], context_features=[], catalog_items=False, min_user_events=0,

@@ -128,6 +128,9 @@ class ShardedDataModule(SequenceDataModule):
                          drop_duplicates=drop_duplicates, session_gap_seconds=session_gap_seconds,
                          num_workers=num_workers, seed=seed)
         self.cache_dir = Path(cache_dir) if cache_dir else Path(f"{Path(path).resolve()}.prepared")
+        if self.cache_dir.resolve().is_relative_to(Path(path).resolve()):
+            raise ConfigError(f"data.cache_dir={cache_dir} lies inside data.path={path}: the prepared files would "
+                              "change the shards' fingerprint; choose a folder outside it")
         self.columns = dict(columns or {})
         self.chunk_events = chunk_events
         self.options = PrepareOptions(
