@@ -122,7 +122,7 @@ class ShardedDataModule(SequenceDataModule):
             raise ConfigError(f"data.{key}={unsupported[key]!r} needs the whole log in memory; the sharded data "
                               "module supports none of item/user/context features, feedback, k-core, segments, "
                               "catalog items or a warm start (use data=events)")
-        super().__init__(lambda: None, path=str(path), split=split, max_len=max_len, batch_size=batch_size,
+        super().__init__(_no_source, path=str(path), split=split, max_len=max_len, batch_size=batch_size,
                          eval_batch_size=eval_batch_size, objective=objective, mask_prob=mask_prob,
                          mask_last_prob=mask_last_prob, window_stride=window_stride, event_types=event_types,
                          drop_duplicates=drop_duplicates, session_gap_seconds=session_gap_seconds,
@@ -172,6 +172,12 @@ class ShardedDataModule(SequenceDataModule):
                 "validation_targets": counts["validation_targets"], "test_targets": counts["test_targets"],
                 "max_len": self.max_len, "objective": self.objective, "prepared": str(self.cache_dir),
                 "context_features": [], "user_features": []}
+
+
+def _no_source() -> None:
+    """The parent's ``source``: never called, the log is read from the prepared folder (a module-level
+    function, not a lambda, so that the module pickles for spawned processes)."""
+    raise RuntimeError("ShardedDataModule reads its prepared folder, not a source")
 
 
 def _is_set(value: Any) -> bool:
