@@ -262,3 +262,19 @@ def test_optuna_sweep_maximises_validation_ndcg(tmp_path):
     assert result.best_value == pytest.approx(max(values))
     best_overrides = OmegaConf.load(trials[values.index(max(values))].parent / ".hydra" / "overrides.yaml")
     assert {f"{key}={value}" for key, value in result.best_params.items()} <= set(best_overrides)
+
+
+def test_parquet_shards_prepared_on_disk_train_through_hydra(tmp_path):
+    from xsell.data.synthetic import synthetic_shop
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    events = synthetic_shop(n_events=1500, seed=0).events.select("user_id", "item_id", "timestamp", "event")
+    for k, part in enumerate(events.iter_slices(500)):
+        part.write_parquet(shards / f"part-{k}.parquet")
+    shrink = [o for o in SHRINK if not o.startswith("data.source")]
+    cfg = config(tmp_path / "run", *shrink, "baseline=false", "data=shards", f"data.path={shards}",
+                 f"data.cache_dir={tmp_path / 'prepared'}")
+    metrics = train(cfg)
+    assert metrics["data"]["events"] == 1500 and metrics["data"]["prepared"] == str(tmp_path / "prepared")
+    assert (tmp_path / "prepared" / "manifest.json").is_file() and "ndcg@10" in metrics["test"]

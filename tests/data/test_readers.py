@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from xsell.data.readers import read_atomic, read_events, read_sasrec_txt
+from xsell.data.readers import read_atomic, read_events, read_sasrec_txt, scan_event_shards
 from xsell.errors import DataError, EmptyDataError, FormatError, SchemaError
 
 MAPPING = {"visitorid": "user_id", "itemid": "item_id", "ts": "timestamp"}
@@ -353,3 +353,52 @@ def test_each_timestamp_layout_alone(tmp_path):
             read_events(path)
         path = write(tmp_path / f"u{i}.csv", f"user_id,item_id,timestamp\nu,i,{text}\n")
         assert read_events(path).events.item(0, "timestamp") == expected, text
+
+
+# ------------------------------------------------------------------------------------------ parquet shards
+
+
+def _shard(path: Path, **columns) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(columns).write_parquet(path)
+
+
+def test_shards_in_hive_folders_read_lazily_in_path_order(tmp_path):
+    _shard(tmp_path / "event=view" / "part-0.parquet", uid=["a", "b"], item_id=[1, 2], timestamp=[5, 6])
+    _shard(tmp_path / "event=cart" / "part-0.parquet", uid=["a"], item_id=[3], timestamp=[7])
+    (tmp_path / "_SUCCESS").write_text("")
+    (tmp_path / "event=cart" / ".part-0.parquet.crc").write_text("x")
+    lazy = scan_event_shards(tmp_path, {"uid": "user_id"})
+    assert isinstance(lazy, pl.LazyFrame)
+    frame = lazy.collect()
+    assert frame.columns == ["user_id", "item_id", "timestamp", "event"]
+    assert frame.rows() == [("a", "3", 7, "cart"), ("a", "1", 5, "view"), ("b", "2", 6, "view")]
+
+
+def test_shard_schema_errors_name_the_shard(tmp_path):
+    _shard(tmp_path / "part-0.parquet", user_id=["a"], item_id=["x"], timestamp=[1])
+    _shard(tmp_path / "part-1.parquet", user_id=["a"], item_id=["x"], ts=[2])
+    with pytest.raises(SchemaError, match="part-1.parquet") as missing:
+        scan_event_shards(tmp_path)
+    assert missing.value.column == "timestamp" and missing.value.source.endswith("part-1.parquet")
+    _shard(tmp_path / "part-1.parquet", user_id=["a"], item_id=["x"], timestamp=["2"])
+    with pytest.raises(SchemaError, match="String here but Int64") as mixed:
+        scan_event_shards(tmp_path)
+    assert mixed.value.source.endswith("part-1.parquet")
+    _shard(tmp_path / "part-1.parquet", user_id=["a"], item_id=["x"], timestamp=[2])
+    (tmp_path / "part-2.parquet").write_text("user_id,item_id,timestamp\n")
+    with pytest.raises(FormatError) as not_parquet:
+        scan_event_shards(tmp_path)
+    assert not_parquet.value.source.endswith("part-2.parquet")
+
+
+def test_null_ids_in_shards_and_empty_folders(tmp_path):
+    _shard(tmp_path / "log" / "part-0.parquet", user_id=["a", None], item_id=["x", "y"], timestamp=[1, 2])
+    with pytest.raises(SchemaError) as nulls:
+        scan_event_shards(tmp_path / "log")
+    assert nulls.value.column == "user_id" and nulls.value.rows == 1
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptyDataError):
+        scan_event_shards(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError):
+        scan_event_shards(tmp_path / "absent")

@@ -33,3 +33,11 @@ def test_grow_appends_without_moving_old_indices():
     grown = vocab.grow(["y", "z", "w", "z"])
     assert grown.ids == ["x", "y", "z", "w"]
     assert all(grown.index(i) == vocab.index(i) for i in vocab.ids)
+
+
+def test_counts_of_parts_give_the_vocabulary_of_the_whole():
+    whole = pl.Series("item_id", ["b", "a", "c", "a", "b", "d", "a"])
+    parts = [whole[:3], whole[3:]]
+    counts = pl.concat([p.value_counts(name="n") for p in parts]).group_by("item_id").agg(pl.col("n").sum())
+    assert Vocabulary.from_counts(counts, "item_id") == Vocabulary.fit(whole)
+    assert Vocabulary.fit(whole).ids == ["a", "b", "c", "d"]  # by count, ties by id

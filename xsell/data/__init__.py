@@ -6,7 +6,7 @@ from typing import Any
 from xsell.data.interactions import Interactions
 from xsell.data.pipeline import prepare_split
 from xsell.data.preprocess import add_positions, dedupe, k_core, sessionize
-from xsell.data.readers import read_atomic, read_events, read_feedback, read_sasrec_txt
+from xsell.data.readers import read_atomic, read_events, read_feedback, read_sasrec_txt, scan_event_shards
 from xsell.data.schema import EventTypes
 from xsell.data.splits import (
     LeakageError,
@@ -23,7 +23,7 @@ __all__ = [
     "EventTypes", "Interactions", "LeakageError", "PreparedData", "SequenceBatch", "SequenceDataModule",
     "Split", "Vocabulary", "add_positions", "check_no_leakage", "dedupe", "k_core", "leave_last_session_out",
     "leave_one_out", "prepare", "prepare_split", "read_atomic", "read_events", "read_feedback",
-    "read_sasrec_txt", "sessionize", "synthetic_shop", "temporal_split",
+    "read_sasrec_txt", "scan_event_shards", "sessionize", "synthetic_shop", "temporal_split",
 ]
 
 

@@ -1,9 +1,11 @@
 """Readers that turn event logs on disk into :class:`~xsell.data.interactions.Interactions`.
 
-Three layouts are understood:
+Four layouts are understood:
 
 * ``read_events``: a Parquet or CSV/TSV log with foreign column names mapped onto the schema, plus optional
   item / user feature tables;
+* ``scan_event_shards``: a folder of Parquet shards (as Spark, DuckDB or polars write them, hive
+  ``key=value`` folders included), returned lazily for logs larger than memory;
 * ``read_atomic``: RecBole "atomic files" (``<name>.inter`` with optional ``.item`` / ``.user``, typed headers);
 * ``read_sasrec_txt``: the SASRec ``user item`` text format (chronological lines, no timestamps).
 
@@ -38,7 +40,7 @@ from xsell.data.schema import (
 )
 from xsell.errors import EmptyDataError, FormatError, SchemaError
 
-__all__ = ["read_atomic", "read_events", "read_sasrec_txt"]
+__all__ = ["read_atomic", "read_events", "read_sasrec_txt", "scan_event_shards"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": ","}
@@ -136,6 +138,64 @@ def read_events(
         name=source,
         feedback=None if feedback is None else read_feedback(feedback, mapping, separator=separator),
     )
+
+
+def scan_event_shards(path: str | Path, columns: Mapping[str, str] | None = None) -> pl.LazyFrame:
+    """A folder of Parquet shards as one lazy, validated event log (nothing is loaded but the null counts).
+
+    Args:
+        path: a folder whose ``*.parquet`` / ``*.pq`` files (at any depth) are the shards; ``key=value``
+            folders are hive partitions whose keys become columns (``event=view/part-0.parquet``). Files
+            and folders starting with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are ignored. Shards are read
+            in path order, which is the log's source order (ties in time keep it).
+        columns: foreign name -> canonical name, as for :func:`read_events`.
+
+    Returns:
+        A ``LazyFrame`` of ``user_id``, ``item_id`` (String), ``timestamp`` (Int64), then ``event`` and
+        ``session_id`` when present, as :func:`xsell.data.schema.validate_interactions` returns it.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a folder.
+        EmptyDataError: the folder holds no shard.
+        FormatError: a shard is not a Parquet file.
+        SchemaError: a shard lacks a required column or types the timestamp unlike the first shard (both
+            naming that shard), or ids / timestamps are null (naming the folder).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder of parquet shards: {folder}")
+    source = str(folder)
+    shards = sorted(
+        file for file in folder.rglob("*")
+        if file.suffix.lower() in PARQUET_SUFFIXES and file.is_file()
+        and not any(part.startswith((".", "_")) for part in file.relative_to(folder).parts)
+    )
+    if not shards:
+        raise EmptyDataError("the folder holds no parquet shard (*.parquet, *.pq)", source=source, rows=0)
+    mapping = dict(columns or {})
+    first: tuple[Path, pl.DataType] | None = None
+    names: set[str] = set()
+    for shard in shards:
+        present = _shard_columns(shard, folder, mapping)
+        names.update(present)
+        missing = [c for c in REQUIRED_COLUMNS if c not in present]
+        if missing:
+            raise SchemaError(f"missing column(s) {missing}; found {list(present)}", source=str(shard),
+                              column=missing[0])
+        dtype = present[TIMESTAMP]
+        if first is None:
+            first = (shard, dtype)
+        elif dtype != first[1]:
+            raise SchemaError(f"timestamp is {dtype} here but {first[1]} in {first[0]}", source=str(shard),
+                              column=TIMESTAMP)
+    lazy = pl.scan_parquet(shards, hive_partitioning=True, missing_columns="insert", extra_columns="ignore")
+    lazy, _ = _rename(lazy, _column_names(lazy, source), mapping, source)
+    wanted = [*REQUIRED_COLUMNS, *(c for c in (EVENT, SESSION) if c in names)]
+    try:
+        with pl.Config(engine_affinity="streaming"):  # the null counts run over the whole log
+            return validate_interactions(lazy.select(wanted), source)
+    except _POLARS_ERRORS as exc:
+        raise FormatError(f"cannot read the shards: {_first_line(exc)}", source=source) from exc
 
 
 def read_feedback(
@@ -410,6 +470,20 @@ def _parse_timestamps(frame: pl.DataFrame, source: str) -> pl.DataFrame:
         f"timestamps are neither numbers nor ISO-8601 dates (e.g. {_shorten(example)!r})",
         source=source, column=TIMESTAMP, rows=int(bad),
     )
+
+
+def _shard_columns(shard: Path, folder: Path, mapping: Mapping[str, str]) -> dict[str, pl.DataType]:
+    """Canonical column name -> dtype of one shard: its Parquet schema plus its hive ``key=value`` folders."""
+    _sniff_parquet(shard, str(shard))
+    try:
+        schema = dict(pl.read_parquet_schema(shard))
+    except _POLARS_ERRORS as exc:
+        raise FormatError(f"cannot read the parquet schema: {_first_line(exc)}", source=str(shard)) from exc
+    for part in shard.relative_to(folder).parts[:-1]:
+        key, equals, _ = part.partition("=")
+        if equals:
+            schema.setdefault(key, pl.String)
+    return {mapping.get(name, name): dtype for name, dtype in schema.items()}
 
 
 def _normalise_ids(frame: pl.DataFrame) -> pl.DataFrame:

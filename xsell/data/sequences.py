@@ -69,9 +69,11 @@ def encode_split(
     event_types: EventTypes = DEFAULT_EVENT_TYPES,
     item_vocab: Vocabulary | None = None,
     context_columns: Sequence[str] = (),
+    user_vocab: Vocabulary | None = None,
 ) -> EncodedLog:
     """Encode ids with vocabularies fitted on the training part only (or the given item vocabulary), and
-    the ``context_columns`` of every event (see :func:`xsell.data.context.encode_context`).
+    the ``context_columns`` of every event (see :func:`xsell.data.context.encode_context`). ``user_vocab``
+    (default: fitted on this log) lets a part of a larger log be encoded with the whole log's user indices.
 
     Targets whose item never occurs in training map to the unknown index: they stay in the evaluation and
     count as misses, as they would in production.
@@ -79,7 +81,8 @@ def encode_split(
     events = split.events
     if item_vocab is None:  # only the item column of the training part, not a filtered copy of the log
         item_vocab = Vocabulary.fit(events.get_column(ITEM).filter(events.get_column(PART) == TRAIN), name=ITEM)
-    user_vocab = Vocabulary.fit(events.get_column(USER), name=USER)  # users are keys, not features
+    if user_vocab is None:  # users are keys, not features
+        user_vocab = Vocabulary.fit(events.get_column(USER), name=USER)
     has_events = EVENT in events.columns
     frame = events.select(
         user_vocab.encode(pl.col(USER)).alias("user"),

@@ -40,11 +40,15 @@ class Vocabulary:
     @classmethod
     def fit(cls, column: pl.Series, name: str | None = None) -> Vocabulary:
         """Build a vocabulary from a column, most frequent id first (ties by id, so it is deterministic)."""
-        counts = (
-            column.drop_nulls().cast(pl.String).value_counts(name="n")
-            .sort(["n", column.name], descending=[True, False])
-        )
-        return cls(counts.get_column(column.name).to_list(), name=name or column.name)
+        return cls.from_counts(column.drop_nulls().cast(pl.String).value_counts(name="n"), column.name, name=name)
+
+    @classmethod
+    def from_counts(cls, counts: pl.DataFrame, column: str, name: str | None = None) -> Vocabulary:
+        """Build a vocabulary from a table of ids (``column``, String) and their counts (``n``), ordered as
+        :meth:`fit` orders them; the counts of parts of a log (each id in one part, or summed) give the
+        vocabulary of the whole log."""
+        ordered = counts.sort(["n", column], descending=[True, False])
+        return cls(ordered.get_column(column).to_list(), name=name or column)
 
     def __len__(self) -> int:
         """Number of indices, padding and unknown included (the size of an embedding table)."""

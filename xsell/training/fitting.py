@@ -27,6 +27,7 @@ from xsell.training.after_fit import FitContext
 from xsell.training.builders import CONFIG_DIR, build_datamodule, build_model, check_optimized_metric
 from xsell.training.callbacks import RunStatistics
 from xsell.training.checkpoint import LoadedRun, load_run
+from xsell.training.quiet import silence_lightning_noise
 from xsell.training.resumable import TrainingState
 from xsell.training.resume import Resumption, command_line_overrides, interrupted, keep_csv_logs, resumption
 from xsell.training.warm_start import run_vocabulary, warm_start
@@ -50,6 +51,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _train(cfg: DictConfig, run: RunDir, resumed: Resumption | None) -> dict[str, Any]:
+    silence_lightning_noise()  # again here: a caller's warnings.catch_warnings block drops the import-time filters
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

@@ -5,6 +5,10 @@ Each filter names the exact message and where it comes from, so every other warn
 - Lightning's pytree helper builds torch's deprecated ``LeafSpec`` whenever it wraps a data loader (every fit,
   validate and test): a ``FutureWarning`` about Lightning's own code, nothing a user can act on.
 - Lightning logs an advertisement for its cloud logger (``litlogger``) each time a Trainer is built.
+- With an ``OnExceptionCheckpoint`` (xsell's ``interrupted.ckpt``), Lightning turns a fresh fit's
+  ``ckpt_path=None`` into ``"last"`` and warns twice: that no model was given, and that no last checkpoint
+  exists. A fresh run's folder is new (claimed by :class:`xsell.runs.RunDir`), so there is nothing to load; a
+  resumed run names its checkpoint and never gets here.
 
 Importing :mod:`xsell.training.module` (which every xsell training run uses) installs both, and its
 ``setup`` hook re-installs them for each fit, validate and test (a ``warnings.catch_warnings`` block of the
@@ -18,6 +22,8 @@ import warnings
 
 LEAFSPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 LITLOGGER_TIP = "💡 Tip: For seamless cloud logging and experiment tracking, try installing [litlogger]"
+FRESH_FIT_MESSAGES = (r"`\.fit\(ckpt_path=None\)` was called without a model",
+                      r'\.fit\(ckpt_path="last"\) is set, but there is no last checkpoint available')
 LIGHTNING_INFO_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
 
 
@@ -36,6 +42,9 @@ def silence_lightning_noise() -> None:
     """Install the filters above (idempotent: a second call adds nothing)."""
     warnings.filterwarnings("ignore", message=LEAFSPEC_DEPRECATION, category=FutureWarning,
                             module=r"pytorch_lightning\.utilities\._pytree")
+    for message in FRESH_FIT_MESSAGES:
+        warnings.filterwarnings("ignore", message=message,
+                                module=r"pytorch_lightning\.trainer\.connectors\.checkpoint_connector")
     for name in LIGHTNING_INFO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, DropMessagesStartingWith) and f.prefix == LITLOGGER_TIP for f in logger.filters):
