@@ -1,0 +1,144 @@
+"""Stage 1 of the hybrid: fitted baselines as scriptable score generators, and the union of their top items.
+
+A generator turns a ``[B, L]`` left-padded history into ``[B, N]`` scores. ItemKNN and association rules
+become :class:`NeighbourTable`s (each item's neighbours and weights as dense ``[N, K]`` tables, so the whole
+hybrid compiles to one TorchScript module); popularity becomes :class:`PopularityScores`. Every generator
+is fitted by its baseline on the training part only (see :mod:`xsell.baselines.inputs`).
+
+:func:`retrieve` takes each generator's ``per_generator`` best items (history items hidden) and returns their
+union as the candidates of a request, with each generator's score and rank of every candidate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from xsell.baselines import AssociationRules, ItemKNN, MostPopular
+from xsell.baselines.inputs import top_k_per_row
+from xsell.data.schema import FIRST_INDEX
+
+# Added to every generator's scores before its top-k, times the item's share of training events, so that
+# items with equal evidence (most often none) are retrieved by popularity, not by index.
+TIE_BREAK = 1e-6
+
+
+class NeighbourTable(nn.Module):
+    """Item-to-item scores summed (or maxed) over the newest ``history`` items of a history.
+
+    ``score(j) = agg_r decay**r * weights[item_r, s]`` over the slots ``s`` with ``indices[item_r, s] == j``
+    (``r = 0`` the newest item). With ItemKNN's similarity, ``"sum"`` and its ``history`` / ``decay`` this is
+    :meth:`ItemKNN.score` without the popularity tie-breaker; with association rules' strengths, ``"max"``
+    and ``decay=1`` it is :meth:`AssociationRules.score` over each antecedent's strongest rules.
+
+    Args:
+        indices: ``[N, K]`` neighbour item indices of each item (0 pads). weights: ``[N, K]`` their weights
+            (0 at padding, all >= 0). history: newest items read (0 = all). decay: recency weight per step.
+        aggregate: ``"sum"`` or ``"max"`` over the history items.
+    """
+
+    def __init__(self, indices: Tensor, weights: Tensor, history: int = 0, decay: float = 1.0,
+                 aggregate: str = "sum") -> None:
+        super().__init__()
+        if aggregate not in ("sum", "max"):
+            raise ValueError(f"aggregate must be 'sum' or 'max', got {aggregate!r}")
+        if indices.shape != weights.shape or indices.dim() != 2:
+            raise ValueError(f"indices {tuple(indices.shape)} and weights {tuple(weights.shape)} must be [N, K]")
+        self.register_buffer("indices", indices.to(torch.int32))  # [N, K]
+        self.register_buffer("weights", weights.to(torch.float32))  # [N, K]
+        self.history, self.decay, self.use_max = int(history), float(decay), aggregate == "max"
+        self.first_index: int = FIRST_INDEX
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix, k: int | None = None, **options) -> NeighbourTable:
+        """From a sparse ``[N, N]`` matrix whose row ``i`` holds item ``i``'s neighbours (the ``k`` largest
+        per row kept when given)."""
+        matrix = top_k_per_row(matrix, k) if k is not None else matrix.tocsr()
+        counts = np.diff(matrix.indptr)
+        width = max(int(counts.max(initial=0)), 1)
+        rows = np.repeat(np.arange(matrix.shape[0]), counts)
+        slots = np.arange(len(rows)) - matrix.indptr[rows]
+        indices = np.zeros((matrix.shape[0], width), dtype=np.int32)
+        weights = np.zeros((matrix.shape[0], width), dtype=np.float32)
+        indices[rows, slots], weights[rows, slots] = matrix.indices, matrix.data
+        return cls(torch.from_numpy(indices), torch.from_numpy(weights), **options)
+
+    def forward(self, items: Tensor) -> Tensor:
+        """``[B, L]`` item indices (within the catalog) -> ``[B, N]`` scores."""
+        if self.history > 0:
+            items = items[:, -self.history:]
+        batch, width = items.shape
+        steps = torch.arange(width - 1, -1, -1, device=items.device, dtype=torch.float32)  # newest: 0
+        recency = torch.pow(torch.full_like(steps, self.decay), steps)  # [L]
+        recency = recency.unsqueeze(0) * (items >= self.first_index).to(torch.float32)  # [B, L]
+        neighbours = self.indices[items].to(torch.int64).reshape(batch, -1)  # [B, L * K]
+        values = (self.weights[items] * recency.unsqueeze(2)).reshape(batch, -1)  # [B, L * K]
+        scores = torch.zeros(batch, self.indices.shape[0], device=items.device)
+        if self.use_max:
+            return scores.scatter_reduce(1, neighbours, values, "amax")
+        return scores.scatter_add(1, neighbours, values)
+
+
+class PopularityScores(nn.Module):
+    """The same ``[N]`` scores (log of 1 + training events) for every history."""
+
+    def __init__(self, item_counts: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scores", torch.log1p(item_counts.to(torch.float32)))  # [N]
+
+    def forward(self, items: Tensor) -> Tensor:
+        return self.scores.unsqueeze(0).expand(items.shape[0], -1)
+
+
+def generator_of(baseline: object, item_counts: np.ndarray, max_neighbours: int | None = None) -> nn.Module:
+    """The scriptable generator of a fitted baseline (ItemKNN, AssociationRules or MostPopular).
+
+    ``max_neighbours`` caps the table width of rule sets (ItemKNN already keeps its ``k``)."""
+    if isinstance(baseline, ItemKNN):
+        return NeighbourTable.of(baseline.similarity, None, history=baseline.history or 0,
+                                 decay=baseline.decay, aggregate="sum")
+    if isinstance(baseline, AssociationRules):
+        if baseline.aggregate == "sum" and max_neighbours is not None:
+            raise ValueError("summed rules are exact only with every rule: max_neighbours=None")
+        return NeighbourTable.of(baseline.strength, max_neighbours, history=baseline.history or 0,
+                                 aggregate=baseline.aggregate)
+    if isinstance(baseline, MostPopular):
+        return PopularityScores(torch.from_numpy(item_counts))
+    raise TypeError(f"no candidate generator for {type(baseline).__name__}: use ItemKNN, AssociationRules "
+                    "or MostPopular")
+
+
+def retrieve(scores: list[Tensor], hidden: Tensor, prior: Tensor, per_generator: int
+             ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The union of each generator's ``per_generator`` best items that are not ``hidden``.
+
+    Args:
+        scores: ``G`` tensors ``[B, N]``, one per generator. hidden: ``[B, N]`` bool, never a candidate
+            (padding, unknown, history items). prior: ``[N]`` training event shares (tie-breaker).
+    Returns:
+        ``(items, valid, values, ranks)``: ``items`` ``[B, C]`` candidate indices (``C = G * per_generator``,
+        a repeated item counted once: its other slots are not ``valid`` ``[B, C]``), ``values`` ``[G, B, C]``
+        each generator's score of each candidate, ``ranks`` ``[G, B, C]`` its 1-based rank in that
+        generator's list, ``per_generator + 1`` when it is not in the list.
+    """
+    batch, num_items = hidden.shape
+    k = min(per_generator, num_items)
+    tops = []
+    for generator_scores in scores:
+        ranked = (generator_scores + TIE_BREAK * prior.unsqueeze(0)).masked_fill(hidden, float("-inf"))
+        tops.append(torch.topk(ranked, k, dim=1))
+    items = torch.cat([top.indices for top in tops], dim=1)  # [B, G * k]
+    valid = torch.cat([top.values > float("-inf") for top in tops], dim=1)  # [B, G * k]
+    ordered, order = items.sort(dim=1, stable=True)
+    repeated = torch.zeros_like(valid)
+    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]  # later copies of a repeated item
+    valid = valid & ~torch.zeros_like(valid).scatter(1, order, repeated)
+    values, ranks = [], []
+    positions = torch.arange(1, k + 1, device=items.device).unsqueeze(0).expand(batch, -1)  # [B, k]
+    for generator_scores, top in zip(scores, tops):
+        values.append(generator_scores.gather(1, items))
+        table = torch.full((batch, num_items), k + 1, dtype=torch.long, device=items.device)
+        ranks.append(table.scatter(1, top.indices, positions).gather(1, items))
+    return items, valid, torch.stack(values), torch.stack(ranks)

@@ -1,0 +1,181 @@
+"""The hybrid two-stage model: collaborative and rule candidates, re-ranked by a learned ranker.
+
+Stage 1 (:mod:`xsell.ranking.candidates`): ItemKNN, association rules and popularity, fitted on the training
+part only, each propose their ``per_generator`` best items; the union is a request's candidates. Stage 2
+(:mod:`xsell.ranking.ranker`): an MLP over each candidate's generator scores and ranks, its popularity, the
+history length and item features scores the candidates; every other item scores ``-inf``, so the full-ranking
+evaluation stays honest (a target stage 1 missed is a miss).
+
+Where the ranker learns: the *validation* targets. For each validation request the histories are those the
+evaluation uses (every event before the target), the candidates come from the stage-1 models fitted on
+training, and the label is the validation target. Test targets are never read by :meth:`HybridRanker.fit`;
+at test time the same fitted models score histories that end with the validation item, as for every model.
+Validation metrics of a fitted hybrid are therefore in-sample: compare hybrids on test only, or tune the
+ranker's settings on the ranker's own held-out share (``holdout``), which :meth:`fit` reports.
+
+Example::
+
+    dm = SequenceDataModule(read_atomic("ml-100k"), max_len=50); dm.setup()
+    hybrid = HybridRanker([ItemKNN(k=300, shrink=10, window=10, history=50, decay=0.8),
+                           AssociationRules(min_support=0.01), MostPopular()]).fit(dm.log)
+    evaluate_scorer(hybrid.score, dm.test_dataloader())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from xsell.data.batch import SequenceBatch
+from xsell.data.features import FeatureTable
+from xsell.data.schema import FIRST_INDEX, PAD_INDEX, UNKNOWN_INDEX
+from xsell.data.sequences import EncodedLog, pack_targets, seen_items
+from xsell.data.splits import TEST, VALIDATION, LeakageError
+from xsell.ranking.candidates import generator_of, retrieve
+from xsell.ranking.features import numeric_features
+from xsell.ranking.ranker import RankerMLP, RankerRows, fit_ranker
+
+ROWS_AT_ONCE = 256  # validation requests turned into candidate features at once
+
+
+class HybridScorer(nn.Module):
+    """The whole hybrid as one module: ``[B, L]`` histories and ``[B, N]`` hidden items in, ``[B, N]`` scores
+    out (ranker scores for candidates, ``-inf`` elsewhere). Scriptable with ``torch.jit.script``.
+
+    Args:
+        generators: stage-1 modules, each ``[B, L] -> [B, N]``. ranker: the stage-2 :class:`RankerMLP`.
+        item_counts: ``[N]`` training events per item. per_generator: items each generator proposes.
+    """
+
+    def __init__(self, generators: Sequence[nn.Module], ranker: RankerMLP, item_counts: Tensor,
+                 per_generator: int) -> None:
+        super().__init__()
+        self.generators = nn.ModuleList(generators)
+        self.ranker = ranker
+        counts = item_counts.to(torch.float32).clone()
+        counts[:FIRST_INDEX] = 0.0
+        self.register_buffer("prior", counts / counts.sum().clamp(min=1.0))  # [N]
+        self.register_buffer("log_popularity", torch.log1p(counts))  # [N]
+        self.per_generator = int(per_generator)
+        self.num_items = int(len(counts))
+        self.first_index: int = FIRST_INDEX
+        self.unknown_index: int = UNKNOWN_INDEX
+
+    @property
+    def width(self) -> int:
+        """Numeric features per candidate."""
+        return 3 * len(self.generators) + 2
+
+    def candidates(self, items: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(items [B, C], valid [B, C], features [B, C, W], last_item [B])`` of histories ``[B, L]``."""
+        items = torch.where((items >= 0) & (items < self.num_items), items, self.unknown_index)
+        hidden = hidden.clone()
+        hidden[:, :self.first_index] = True  # padding and the unknown item are never candidates
+        scores = [generator(items) for generator in self.generators]
+        candidates, valid, values, ranks = retrieve(scores, hidden, self.prior, self.per_generator)
+        length = (items >= self.first_index).sum(1)  # [B]
+        features = numeric_features(values, ranks, candidates, self.per_generator, self.log_popularity, length)
+        return candidates, valid, features, items[:, -1]
+
+    def forward(self, items: Tensor, hidden: Tensor) -> Tensor:
+        candidates, valid, features, last = self.candidates(items, hidden)
+        ranked = self.ranker(features, candidates, last).masked_fill(~valid, float("-inf"))  # [B, C]
+        scores = torch.full((items.shape[0], self.num_items), float("-inf"), device=items.device)
+        return scores.scatter_reduce(1, candidates, ranked, "amax")  # a repeated candidate: its valid slot
+
+
+class HybridRanker:
+    """The hybrid with the baselines' contract: ``fit(log) -> self``, ``score(batch) -> [B, N]``.
+
+    Args:
+        generators: unfitted stage-1 baselines (:class:`~xsell.baselines.ItemKNN`,
+            :class:`~xsell.baselines.AssociationRules`, :class:`~xsell.baselines.MostPopular`), fitted on
+            the training part by :meth:`fit`.
+        per_generator: items each generator proposes (candidates per request: at most ``G * per_generator``).
+        hidden / epochs / lr / batch_size / holdout: the ranker MLP and its training (:func:`fit_ranker`).
+        max_len: history length of the ranker's training requests (as the data module's ``max_len``).
+        max_neighbours: table width kept per antecedent of rule generators (None: all rules).
+        exclude_history: history items are never candidates (the default protocol; set False to let
+            repeat purchases be recommended).
+        seed: ranker initialisation and training order.
+    """
+
+    def __init__(self, generators: Sequence[object], per_generator: int = 50, hidden: int = 64, epochs: int = 30,
+                 lr: float = 3e-3, batch_size: int = 256, holdout: float = 0.1, max_len: int = 50,
+                 max_neighbours: int | None = 300, exclude_history: bool = True, seed: int = 0) -> None:
+        if not generators:
+            raise ValueError("the hybrid needs at least one candidate generator")
+        if per_generator < 1:
+            raise ValueError(f"per_generator must be >= 1, got {per_generator}")
+        self.baselines = list(generators)
+        self.per_generator, self.hidden, self.epochs, self.lr = per_generator, hidden, epochs, lr
+        self.batch_size, self.holdout, self.max_len = batch_size, holdout, max_len
+        self.max_neighbours, self.exclude_history, self.seed = max_neighbours, exclude_history, seed
+        self.module: HybridScorer | None = None
+        self.training_rows: np.ndarray | None = None  # rows of the flat log whose targets trained the ranker
+        self.fit_report: dict[str, float] = {}
+
+    def fit(self, log: EncodedLog, item_features: FeatureTable | None = None) -> HybridRanker:
+        """Fit stage 1 on training events, then the ranker on the validation targets (never test)."""
+        counts = log.training_item_counts()
+        generators = [generator_of(b.fit(log), counts, self.max_neighbours) for b in self.baselines]
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            features = None if item_features is None else torch.from_numpy(item_features.ids)
+            ranker = RankerMLP(3 * len(generators) + 2, self.hidden, features)
+        self.module = HybridScorer(generators, ranker, torch.from_numpy(counts), self.per_generator).eval()
+        rows = self._ranker_rows(log)
+        self.fit_report.update(fit_ranker(ranker, rows, epochs=self.epochs, lr=self.lr,
+                                          batch_size=self.batch_size, holdout=self.holdout, seed=self.seed))
+        self.module.eval()
+        return self
+
+    def _ranker_rows(self, log: EncodedLog) -> RankerRows:
+        """Candidates, features and labels of every validation target that stage 1 retrieved."""
+        packed = pack_targets(log, VALIDATION, self.max_len)
+        _check_histories_before_test(log, packed.row, packed.seen_start)
+        self.training_rows = packed.row
+        parts: list[RankerRows] = []
+        with torch.no_grad():
+            for start in range(0, len(packed), ROWS_AT_ONCE):
+                chunk = np.arange(start, min(start + ROWS_AT_ONCE, len(packed)))
+                items = torch.from_numpy(packed.items[chunk].astype(np.int64))
+                history = torch.from_numpy(seen_items(log, packed, chunk))
+                candidates, valid, features, last = self.module.candidates(items, self._hidden(items, history))
+                target = torch.from_numpy(packed.target[chunk].astype(np.int64))
+                hit = valid & (candidates == target.unsqueeze(1))  # [b, C]
+                keep = hit.any(1)
+                parts.append(RankerRows(features[keep], candidates[keep], valid[keep], last[keep],
+                                        hit[keep].to(torch.int64).argmax(1)))
+        rows = RankerRows(*(torch.cat([getattr(p, name) for p in parts])
+                            for name in ("features", "items", "valid", "last_item", "label")))
+        self.fit_report = {"validation_requests": len(packed), "retrieved": len(rows)}
+        return rows
+
+    def _hidden(self, items: Tensor, history: Tensor | None) -> Tensor:
+        """``[B, N]`` items that may not be candidates: the history (``[B, M]``, else ``items``) by default."""
+        hidden = torch.zeros(len(items), self.module.num_items, dtype=torch.bool, device=items.device)
+        if self.exclude_history:
+            seen = items if history is None else history.to(items.device)
+            seen = torch.where((seen >= 0) & (seen < self.module.num_items), seen, PAD_INDEX)
+            hidden.scatter_(1, seen, True)
+        return hidden
+
+    def score(self, batch: SequenceBatch) -> Tensor:
+        """``[B, N]`` ranker scores of each row's candidates, ``-inf`` for every other item."""
+        if self.module is None:
+            raise RuntimeError("HybridRanker.fit() must run before score()")
+        with torch.no_grad():
+            return self.module(batch.items, self._hidden(batch.items, batch.exclude))
+
+
+def _check_histories_before_test(log: EncodedLog, rows: np.ndarray, starts: np.ndarray) -> None:
+    """Raise ``LeakageError`` if a ranker training target or its history is a test event."""
+    tests = np.concatenate([[0], np.cumsum(log.part == TEST)])  # tests[i]: test events before row i
+    inside = tests[rows + 1] - tests[starts]  # test events in [start, row]
+    if inside.any():
+        raise LeakageError(f"{int((inside > 0).sum())} ranker training requests would read a test event: the "
+                           "split puts test events before validation targets")
