@@ -30,17 +30,19 @@ class NeighbourTable(nn.Module):
 
     ``score(j) = agg_r decay**r * weights[item_r, s]`` over the slots ``s`` with ``indices[item_r, s] == j``
     (``r = 0`` the newest item). With ItemKNN's similarity, ``"sum"`` and its ``history`` / ``decay`` this is
-    :meth:`ItemKNN.score` without the popularity tie-breaker; with association rules' strengths, ``"max"``
-    and ``decay=1`` it is :meth:`AssociationRules.score` over each antecedent's strongest rules.
+    :meth:`ItemKNN.score` without the popularity tie-breaker; with association rules' strengths,
+    ``decay=1`` and ``once=True`` (a repeated antecedent fires once) it is :meth:`AssociationRules.score` over
+    each antecedent's strongest rules.
 
     Args:
         indices: ``[N, K]`` neighbour item indices of each item (0 pads). weights: ``[N, K]`` their weights
             (0 at padding, all >= 0). history: newest items read (0 = all). decay: recency weight per step.
-        aggregate: ``"sum"`` or ``"max"`` over the history items.
+        aggregate: ``"sum"`` or ``"max"`` over the history items. once: an item repeated in the history
+            counts once (its newest occurrence), not once per occurrence.
     """
 
     def __init__(self, indices: Tensor, weights: Tensor, history: int = 0, decay: float = 1.0,
-                 aggregate: str = "sum") -> None:
+                 aggregate: str = "sum", once: bool = False) -> None:
         super().__init__()
         if aggregate not in ("sum", "max"):
             raise ValueError(f"aggregate must be 'sum' or 'max', got {aggregate!r}")
@@ -48,7 +50,7 @@ class NeighbourTable(nn.Module):
             raise ValueError(f"indices {tuple(indices.shape)} and weights {tuple(weights.shape)} must be [N, K]")
         self.register_buffer("indices", indices.to(torch.int32))  # [N, K]
         self.register_buffer("weights", weights.to(torch.float32))  # [N, K]
-        self.history, self.decay, self.use_max = int(history), float(decay), aggregate == "max"
+        self.history, self.decay, self.use_max, self.once = int(history), float(decay), aggregate == "max", once
         self.first_index: int = FIRST_INDEX
 
     @classmethod
@@ -72,7 +74,11 @@ class NeighbourTable(nn.Module):
         batch, width = items.shape
         steps = torch.arange(width - 1, -1, -1, device=items.device, dtype=torch.float32)  # newest: 0
         recency = torch.pow(torch.full_like(steps, self.decay), steps)  # [L]
-        recency = recency.unsqueeze(0) * (items >= self.first_index).to(torch.float32)  # [B, L]
+        counted = items >= self.first_index  # [B, L]
+        if self.once:  # drop an occurrence when the same item occurs again later (newer)
+            later = torch.ones(width, width, dtype=torch.bool, device=items.device).triu(1)  # [L, L] q > p
+            counted = counted & ~((items.unsqueeze(2) == items.unsqueeze(1)) & later).any(2)
+        recency = recency.unsqueeze(0) * counted.to(torch.float32)  # [B, L]
         neighbours = self.indices[items].to(torch.int64).reshape(batch, -1)  # [B, L * K]
         values = (self.weights[items] * recency.unsqueeze(2)).reshape(batch, -1)  # [B, L * K]
         scores = torch.zeros(batch, self.indices.shape[0], device=items.device)
@@ -103,7 +109,7 @@ def generator_of(baseline: object, item_counts: np.ndarray, max_neighbours: int 
         if baseline.aggregate == "sum" and max_neighbours is not None:
             raise ValueError("summed rules are exact only with every rule: max_neighbours=None")
         return NeighbourTable.of(baseline.strength, max_neighbours, history=baseline.history or 0,
-                                 aggregate=baseline.aggregate)
+                                 aggregate=baseline.aggregate, once=True)
     if isinstance(baseline, MostPopular):
         return PopularityScores(torch.from_numpy(item_counts))
     raise TypeError(f"no candidate generator for {type(baseline).__name__}: use ItemKNN, AssociationRules "

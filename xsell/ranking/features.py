@@ -2,7 +2,7 @@
 
 Per candidate: each generator's score and ``log1p`` rank (rank ``per_generator + 1`` when that generator did not
 retrieve it) and whether it retrieved it; the candidate's log training popularity; the request's log history
-length. Item feature ids (category, brand, ...) of the candidate and of the newest history item are
+length; how often the candidate occurs in the history (0 when history items are never candidates). Item feature ids (category, brand, ...) of the candidate and of the newest history item are
 embedded inside the ranker (:class:`xsell.ranking.ranker.RankerMLP`).
 """
 
@@ -13,18 +13,21 @@ from torch import Tensor, nn
 
 
 def numeric_features(values: Tensor, ranks: Tensor, items: Tensor, per_generator: int, log_popularity: Tensor,
-                     history_length: Tensor) -> Tensor:
-    """``[B, C, 3 G + 2]`` features of the candidates ``items`` ``[B, C]``.
+                     history: Tensor, first_index: int) -> Tensor:
+    """``[B, C, 3 G + 3]`` features of the candidates ``items`` ``[B, C]``.
 
     Args:
         values / ranks: ``[G, B, C]`` from :func:`xsell.ranking.candidates.retrieve`.
-        log_popularity: ``[N]`` ``log1p`` training events per item. history_length: ``[B]`` known history items.
+        log_popularity: ``[N]`` ``log1p`` training events per item. history: ``[B, L]`` the histories.
     """
+    history_length = (history >= first_index).sum(1)  # [B]
+    repeats = (items.unsqueeze(2) == history.unsqueeze(1)).sum(2).to(torch.float32)  # [B, C] times in history
     retrieved = (ranks <= per_generator).to(torch.float32)  # [G, B, C]
     per_generator_features = torch.cat([values, torch.log1p(ranks.to(torch.float32)), retrieved])  # [3G, B, C]
     popularity = log_popularity[items].unsqueeze(0)  # [1, B, C]
     length = torch.log1p(history_length.to(torch.float32)).view(1, -1, 1).expand_as(popularity)  # [1, B, C]
-    return torch.cat([per_generator_features, popularity, length]).permute(1, 2, 0)  # [B, C, F]
+    seen = torch.log1p(repeats).unsqueeze(0)  # [1, B, C]
+    return torch.cat([per_generator_features, popularity, length, seen]).permute(1, 2, 0)  # [B, C, F]
 
 
 class Standardizer(nn.Module):

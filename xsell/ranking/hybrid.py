@@ -67,7 +67,7 @@ class HybridScorer(nn.Module):
     @property
     def width(self) -> int:
         """Numeric features per candidate."""
-        return 3 * len(self.generators) + 2
+        return 3 * len(self.generators) + 3
 
     def candidates(self, items: Tensor, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``(items [B, C], valid [B, C], features [B, C, W], last_item [B])`` of histories ``[B, L]``."""
@@ -76,8 +76,8 @@ class HybridScorer(nn.Module):
         hidden[:, :self.first_index] = True  # padding and the unknown item are never candidates
         scores = [generator(items) for generator in self.generators]
         candidates, valid, values, ranks = retrieve(scores, hidden, self.prior, self.per_generator)
-        length = (items >= self.first_index).sum(1)  # [B]
-        features = numeric_features(values, ranks, candidates, self.per_generator, self.log_popularity, length)
+        features = numeric_features(values, ranks, candidates, self.per_generator, self.log_popularity, items,
+                                    self.first_index)
         return candidates, valid, features, items[:, -1]
 
     def forward(self, items: Tensor, hidden: Tensor) -> Tensor:
@@ -98,14 +98,16 @@ class HybridRanker:
         hidden / epochs / lr / batch_size / holdout: the ranker MLP and its training (:func:`fit_ranker`).
         max_len: history length of the ranker's training requests (as the data module's ``max_len``).
         max_neighbours: table width kept per antecedent of rule generators (None: all rules).
-        exclude_history: history items are never candidates (the default protocol; set False to let
-            repeat purchases be recommended).
+        history_candidates: let history items be candidates. False (default): they never are, as serving
+            never recommends them, so every candidate slot holds a new item. True: they compete, with how
+            often they occur in the history as a feature; worth it where the next event often repeats an
+            item (a purchase after its view: the evaluation keeps a target that is in the history rankable).
         seed: ranker initialisation and training order.
     """
 
     def __init__(self, generators: Sequence[object], per_generator: int = 50, hidden: int = 64, epochs: int = 30,
                  lr: float = 3e-3, batch_size: int = 256, holdout: float = 0.1, max_len: int = 50,
-                 max_neighbours: int | None = 300, exclude_history: bool = True, seed: int = 0) -> None:
+                 max_neighbours: int | None = 300, history_candidates: bool = False, seed: int = 0) -> None:
         if not generators:
             raise ValueError("the hybrid needs at least one candidate generator")
         if per_generator < 1:
@@ -113,7 +115,7 @@ class HybridRanker:
         self.baselines = list(generators)
         self.per_generator, self.hidden, self.epochs, self.lr = per_generator, hidden, epochs, lr
         self.batch_size, self.holdout, self.max_len = batch_size, holdout, max_len
-        self.max_neighbours, self.exclude_history, self.seed = max_neighbours, exclude_history, seed
+        self.max_neighbours, self.history_candidates, self.seed = max_neighbours, history_candidates, seed
         self.module: HybridScorer | None = None
         self.training_rows: np.ndarray | None = None  # rows of the flat log whose targets trained the ranker
         self.fit_report: dict[str, float] = {}
@@ -125,7 +127,7 @@ class HybridRanker:
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)
             features = None if item_features is None else torch.from_numpy(item_features.ids)
-            ranker = RankerMLP(3 * len(generators) + 2, self.hidden, features)
+            ranker = RankerMLP(3 * len(generators) + 3, self.hidden, features)
         self.module = HybridScorer(generators, ranker, torch.from_numpy(counts), self.per_generator).eval()
         rows = self._ranker_rows(log)
         self.fit_report.update(fit_ranker(ranker, rows, epochs=self.epochs, lr=self.lr,
@@ -134,7 +136,9 @@ class HybridRanker:
         return self
 
     def _ranker_rows(self, log: EncodedLog) -> RankerRows:
-        """Candidates, features and labels of every validation target that stage 1 retrieved."""
+        """Candidates, features and labels of every validation target (``label`` -1 where stage 1 missed it).
+
+        Other history items are never valid for the loss, as the evaluation never ranks them."""
         packed = pack_targets(log, VALIDATION, self.max_len)
         _check_histories_before_test(log, packed.row, packed.seen_start)
         self.training_rows = packed.row
@@ -147,18 +151,19 @@ class HybridRanker:
                 candidates, valid, features, last = self.module.candidates(items, self._hidden(items, history))
                 target = torch.from_numpy(packed.target[chunk].astype(np.int64))
                 hit = valid & (candidates == target.unsqueeze(1))  # [b, C]
-                keep = hit.any(1)
-                parts.append(RankerRows(features[keep], candidates[keep], valid[keep], last[keep],
-                                        hit[keep].to(torch.int64).argmax(1)))
+                seen = (candidates.unsqueeze(2) == history.unsqueeze(1)).any(2)  # [b, C]
+                valid = valid & (hit | ~seen)
+                label = torch.where(hit.any(1), hit.to(torch.int64).argmax(1), -1)
+                parts.append(RankerRows(features, candidates, valid, last, label))
         rows = RankerRows(*(torch.cat([getattr(p, name) for p in parts])
                             for name in ("features", "items", "valid", "last_item", "label")))
-        self.fit_report = {"validation_requests": len(packed), "retrieved": len(rows)}
+        self.fit_report = {"validation_requests": len(packed), "retrieved": int((rows.label >= 0).sum())}
         return rows
 
     def _hidden(self, items: Tensor, history: Tensor | None) -> Tensor:
         """``[B, N]`` items that may not be candidates: the history (``[B, M]``, else ``items``) by default."""
         hidden = torch.zeros(len(items), self.module.num_items, dtype=torch.bool, device=items.device)
-        if self.exclude_history:
+        if not self.history_candidates:
             seen = items if history is None else history.to(items.device)
             seen = torch.where((seen >= 0) & (seen < self.module.num_items), seen, PAD_INDEX)
             hidden.scatter_(1, seen, True)

@@ -62,7 +62,8 @@ class RankerMLP(nn.Module):
 @dataclass
 class RankerRows:
     """The ranker's training requests: features ``[R, C, W]``, candidates ``items`` ``[R, C]``, ``valid``
-    ``[R, C]``, ``last_item`` ``[R]`` and ``label`` ``[R]``, the target's slot among the candidates."""
+    ``[R, C]``, ``last_item`` ``[R]`` and ``label`` ``[R]``, the target's slot among the candidates (-1: stage 1
+    missed the target; such a request trains nothing and counts as a miss in the held-out score)."""
 
     features: Tensor
     items: Tensor
@@ -84,10 +85,10 @@ def listwise_loss(scores: Tensor, valid: Tensor, label: Tensor) -> Tensor:
 
 
 def reciprocal_rank(scores: Tensor, valid: Tensor, label: Tensor) -> Tensor:
-    """``[R]`` 1 / (pessimistic rank of the target among the valid candidates)."""
+    """``[R]`` 1 / (pessimistic rank of the target among the valid candidates); 0 where ``label`` is -1."""
     scores = scores.masked_fill(~valid, float("-inf"))
-    target = scores.gather(1, label.unsqueeze(1))
-    return 1.0 / (scores >= target).sum(1).to(torch.float32)
+    target = scores.gather(1, label.clamp(min=0).unsqueeze(1))
+    return torch.where(label >= 0, 1.0 / (scores >= target).sum(1).to(torch.float32), 0.0)
 
 
 def fit_ranker(ranker: RankerMLP, rows: RankerRows, *, epochs: int = 30, lr: float = 3e-3,
@@ -95,14 +96,18 @@ def fit_ranker(ranker: RankerMLP, rows: RankerRows, *, epochs: int = 30, lr: flo
                ) -> dict[str, float]:
     """Train ``ranker`` in place on ``rows``; keep the epoch with the best held-out mean reciprocal rank.
 
-    Returns ``{"epochs_run", "best_epoch", "holdout_mrr", "train_requests", "holdout_requests"}``.
+    ``holdout`` of the requests (stage-1 misses included, as rank-less misses) choose the epoch; the others
+    whose target stage 1 retrieved train. The held-out MRR is a full-ranking MRR of those requests (without a
+    cut-off), so it also compares candidate settings. Returns ``{"epochs_run", "best_epoch", "holdout_mrr",
+    "train_requests", "holdout_requests"}``.
     """
-    if len(rows) < 2:
-        raise ValueError(f"the ranker needs at least 2 requests whose target stage 1 retrieved, got {len(rows)}")
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(rows), generator=generator)
     held = max(1, int(holdout * len(rows)))
     train, check = rows.take(order[held:]), rows.take(order[:held])
+    train = train.take(torch.nonzero(train.label >= 0).squeeze(1))
+    if len(train) < 1:
+        raise ValueError(f"no ranker training request: stage 1 retrieved none of the {len(rows) - held} targets")
     ranker.standardize.fit(train.features, train.valid)
     optimizer = torch.optim.AdamW(ranker.parameters(), lr=lr, weight_decay=weight_decay)
     best, best_mrr, best_epoch = copy.deepcopy(ranker.state_dict()), -1.0, 0
