@@ -52,7 +52,7 @@ def test_retrieve_is_the_union_of_top_lists_without_hidden_items():
 
 def test_a_shared_item_is_one_candidate_and_ties_go_to_popular_items():
     scores = torch.zeros(1, 6)
-    prior = torch.tensor([0.0, 0.0, 0.1, 0.4, 0.2, 0.3])
+    prior = torch.tensor([0.0, 0.0, 0.1, 0.4, 0.2, 0.3]) * 1e-6
     items, valid, _, _ = retrieve([scores, scores], torch.zeros(1, 6, dtype=torch.bool).index_fill(1, torch.tensor([0, 1]), True),
                                   prior, per_generator=2)
     assert sorted(items[valid].tolist()) == [3, 5]  # the two most popular, once each

@@ -116,13 +116,14 @@ def generator_of(baseline: object, item_counts: np.ndarray, max_neighbours: int 
                     "or MostPopular")
 
 
-def retrieve(scores: list[Tensor], hidden: Tensor, prior: Tensor, per_generator: int
+def retrieve(scores: list[Tensor], hidden: Tensor, tie_break: Tensor, per_generator: int
              ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The union of each generator's ``per_generator`` best items that are not ``hidden``.
 
     Args:
         scores: ``G`` tensors ``[B, N]``, one per generator. hidden: ``[B, N]`` bool, never a candidate
-            (padding, unknown, history items). prior: ``[N]`` training event shares (tie-breaker).
+            (padding, unknown, history items). tie_break: ``[N]`` added to every generator's scores before its
+            top-k (``TIE_BREAK`` times the training event shares: ties go to popular items, not low indices).
     Returns:
         ``(items, valid, values, ranks)``: ``items`` ``[B, C]`` candidate indices (``C = G * per_generator``,
         a repeated item counted once: its other slots are not ``valid`` ``[B, C]``), ``values`` ``[G, B, C]``
@@ -131,20 +132,22 @@ def retrieve(scores: list[Tensor], hidden: Tensor, prior: Tensor, per_generator:
     """
     batch, num_items = hidden.shape
     k = min(per_generator, num_items)
-    tops = []
+    top_items, top_valid = [], []
     for generator_scores in scores:
-        ranked = (generator_scores + TIE_BREAK * prior.unsqueeze(0)).masked_fill(hidden, float("-inf"))
-        tops.append(torch.topk(ranked, k, dim=1))
-    items = torch.cat([top.indices for top in tops], dim=1)  # [B, G * k]
-    valid = torch.cat([top.values > float("-inf") for top in tops], dim=1)  # [B, G * k]
+        ranked = (generator_scores + tie_break.unsqueeze(0)).masked_fill(hidden, float("-inf"))
+        top_values, top_indices = torch.topk(ranked, k, dim=1)  # [B, k] each
+        top_items.append(top_indices)
+        top_valid.append(top_values > float("-inf"))
+    items = torch.cat(top_items, dim=1)  # [B, G * k]
+    valid = torch.cat(top_valid, dim=1)  # [B, G * k]
     ordered, order = items.sort(dim=1, stable=True)
     repeated = torch.zeros_like(valid)
     repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]  # later copies of a repeated item
     valid = valid & ~torch.zeros_like(valid).scatter(1, order, repeated)
     values, ranks = [], []
     positions = torch.arange(1, k + 1, device=items.device).unsqueeze(0).expand(batch, -1)  # [B, k]
-    for generator_scores, top in zip(scores, tops):
-        values.append(generator_scores.gather(1, items))
+    for g in range(len(scores)):
+        values.append(scores[g].gather(1, items))
         table = torch.full((batch, num_items), k + 1, dtype=torch.long, device=items.device)
-        ranks.append(table.scatter(1, top.indices, positions).gather(1, items))
+        ranks.append(table.scatter(1, top_items[g], positions).gather(1, items))
     return items, valid, torch.stack(values), torch.stack(ranks)

@@ -34,7 +34,7 @@ from xsell.data.features import FeatureTable
 from xsell.data.schema import FIRST_INDEX, PAD_INDEX, UNKNOWN_INDEX
 from xsell.data.sequences import EncodedLog, pack_targets, seen_items
 from xsell.data.splits import TEST, VALIDATION, LeakageError
-from xsell.ranking.candidates import generator_of, retrieve
+from xsell.ranking.candidates import TIE_BREAK, generator_of, retrieve
 from xsell.ranking.features import numeric_features
 from xsell.ranking.ranker import RankerMLP, RankerRows, fit_ranker
 
@@ -57,7 +57,7 @@ class HybridScorer(nn.Module):
         self.ranker = ranker
         counts = item_counts.to(torch.float32).clone()
         counts[:FIRST_INDEX] = 0.0
-        self.register_buffer("prior", counts / counts.sum().clamp(min=1.0))  # [N]
+        self.register_buffer("tie_break", TIE_BREAK * counts / counts.sum().clamp(min=1.0))  # [N]
         self.register_buffer("log_popularity", torch.log1p(counts))  # [N]
         self.per_generator = int(per_generator)
         self.num_items = int(len(counts))
@@ -75,7 +75,7 @@ class HybridScorer(nn.Module):
         hidden = hidden.clone()
         hidden[:, :self.first_index] = True  # padding and the unknown item are never candidates
         scores = [generator(items) for generator in self.generators]
-        candidates, valid, values, ranks = retrieve(scores, hidden, self.prior, self.per_generator)
+        candidates, valid, values, ranks = retrieve(scores, hidden, self.tie_break, self.per_generator)
         features = numeric_features(values, ranks, candidates, self.per_generator, self.log_popularity, items,
                                     self.first_index)
         return candidates, valid, features, items[:, -1]
