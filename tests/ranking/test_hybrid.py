@@ -9,20 +9,10 @@ import pytest
 import torch
 
 import xsell.data as xd
-from xsell.baselines import AssociationRules, ItemKNN, MostPopular
+from tests.ranking.common import generators, hybrid
 from xsell.data.datamodule import SequenceDataModule
 from xsell.data.splits import TEST, VALIDATION, LeakageError
 from xsell.evaluation.protocol import evaluate_scorer
-from xsell.ranking import HybridRanker
-
-
-def generators():
-    return [ItemKNN(k=50, window=3, history=5, decay=0.8), AssociationRules(history=5), MostPopular()]
-
-
-def hybrid(**options) -> HybridRanker:
-    return HybridRanker(generators(), **{"per_generator": 20, "max_len": 20, "epochs": 10, "hidden": 32,
-                                         "history_candidates": True, **options})
 
 
 def datamodule(events: pl.DataFrame | None = None, seed: int = 0) -> SequenceDataModule:
@@ -105,5 +95,5 @@ def test_beats_its_best_generator_on_the_planted_structure(seed, shop_dm):
     dm = shop_dm if seed == 0 else datamodule(seed=seed)
     best = max(evaluate_scorer(g.fit(dm.log).score, dm.test_dataloader(), ks=(10,))["ndcg@10"]
                for g in generators())
-    model = hybrid(seed=seed).fit(dm.log)
+    model = hybrid(seed=seed, epochs=10).fit(dm.log)
     assert evaluate_scorer(model.score, dm.test_dataloader(), ks=(10,))["ndcg@10"] > 1.2 * best

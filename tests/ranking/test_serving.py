@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import xsell.data as xd
+from tests.ranking.common import hybrid
 from xsell.data.datamodule import SequenceDataModule
 from xsell.errors import BundleError
 from xsell.export.parity import check_parity
@@ -16,7 +17,6 @@ from xsell.ranking.serving import (
     parity_batches,
     write_hybrid_bundle,
 )
-from tests.ranking.test_hybrid import hybrid
 
 
 @pytest.fixture(scope="module")
