@@ -7,8 +7,9 @@ Protocol: leave-one-out, full ranking over the whole catalog, seen items exclude
 once per final run. Stage 1 is the ItemKNN and association-rule settings that ``benchmarks/baselines.py``
 chose on validation (read from ``benchmarks/results/baselines.json``), a basket-co-occurrence ItemKNN and
 popularity, all fitted on training. The ranker trains on the validation targets, so its settings
-(candidates per generator, history items as candidates, item features) are chosen on the ranker's held-out
-share of the validation requests (full-ranking MRR, ``holdout_mrr``), never on test; the chosen setting is
+(candidates per generator, where the ranker learns, item features) are chosen on the ranker's held-out
+share of the validation requests (full-ranking MRR, ``holdout_mrr``), never on test (history items are never
+candidates: neither data set repeats an item); the chosen setting is
 then fitted with each seed and evaluated once on test with :func:`xsell.evaluation.report.evaluate`, beside
 tuned ItemKNN and popularity evaluated by the same code. Results: ``benchmarks/results/hybrid.json``.
 """
@@ -40,10 +41,14 @@ from xsell.training.builders import CONFIG_DIR  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "hybrid.json"
 TUNED = ROOT / "benchmarks" / "results" / "baselines.json"
 DATASETS = {
-    "ml100k": {"overrides": ["data=atomic"], "path": "ml-100k", "item_features": ["class"]},
-    "games": {"overrides": ["data=sasrec_txt"], "path": "amazon-games/Video.txt", "item_features": []},
+    "ml100k": {"overrides": ["data=atomic"], "path": "ml-100k", "item_features": ["class"],
+               "per_generator": [50, 100]},
+    "games": {"overrides": ["data=sasrec_txt"], "path": "amazon-games/Video.txt", "item_features": [],
+              "per_generator": [50]},
 }
-GRID = {"per_generator": [50, 100], "history_candidates": [False, True]}
+# Where the ranker learns: the validation targets (a tenth held out to choose the epoch), or each user's
+# last 3 training events with every validation target held out (out-of-sample validation).
+MODES = {"validation": {"earlier_targets": 0, "holdout": 0.1}, "earlier": {"earlier_targets": 3, "holdout": 1.0}}
 KEEP = ["ndcg@10", "ndcg@10_ci_low", "ndcg@10_ci_high", "recall@10", "recall@10_ci_low", "recall@10_ci_high",
         "mrr@10", "ndcg@20", "recall@20", "coverage@10"]
 
@@ -95,13 +100,13 @@ def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int) -> 
     print(f"{dataset}: ItemKNN test ndcg@10 {out['itemknn']['ndcg@10']:.4f}", flush=True)
     search = []
     feature_options = [None, datamodule.item_features] if item_features else [None]
-    for (per_generator, history_candidates), features in itertools.product(
-            itertools.product(*GRID.values()), feature_options):
+    for per_generator, mode, features in itertools.product(DATASETS[dataset]["per_generator"], MODES,
+                                                           feature_options):
         start = time.perf_counter()
         hybrid = HybridRanker(generators(dataset), per_generator=per_generator, epochs=epochs,
-                              history_candidates=history_candidates, seed=seeds[0])
+                              **MODES[mode], seed=seeds[0])
         hybrid.fit(datamodule.log, item_features=features)
-        trial = {"per_generator": per_generator, "history_candidates": history_candidates,
+        trial = {"per_generator": per_generator, "mode": mode,
                  "item_features": item_features if features is not None else [], **hybrid.fit_report,
                  "fit_seconds": time.perf_counter() - start}
         search.append(trial)
@@ -111,15 +116,14 @@ def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int) -> 
     for seed in seeds:
         start = time.perf_counter()
         hybrid = HybridRanker(generators(dataset), per_generator=best["per_generator"], epochs=epochs,
-                              history_candidates=best["history_candidates"], seed=seed)
+                              **MODES[best["mode"]], seed=seed)
         hybrid.fit(datamodule.log, item_features=datamodule.item_features if best["item_features"] else None)
         fit_seconds = time.perf_counter() - start
         runs.append({"seed": seed, "fit_seconds": fit_seconds, **hybrid.fit_report,
                      "test": test_metrics(hybrid.score, datamodule, "hybrid")})
         print(f"{dataset} seed {seed}: hybrid test ndcg@10 {runs[-1]['test']['ndcg@10']:.4f}", flush=True)
     values = [r["test"]["ndcg@10"] for r in runs]
-    out.update(search=search, chosen={k: best[k] for k in ("per_generator", "history_candidates",
-                                                            "item_features")},
+    out.update(search=search, chosen={k: best[k] for k in ("per_generator", "mode", "item_features")},
                hybrid=runs, hybrid_ndcg10_mean=statistics.mean(values),
                hybrid_ndcg10_std=statistics.stdev(values) if len(values) > 1 else 0.0)
     return out

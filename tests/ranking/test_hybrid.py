@@ -9,10 +9,12 @@ import pytest
 import torch
 
 import xsell.data as xd
+from tests.baselines.common import tiny_datamodule
 from tests.ranking.common import generators, hybrid
 from xsell.data.datamodule import SequenceDataModule
-from xsell.data.splits import TEST, VALIDATION, LeakageError
+from xsell.data.splits import HELD_OUT, TEST, TRAIN, VALIDATION, LeakageError
 from xsell.evaluation.protocol import evaluate_scorer
+from xsell.ranking.hybrid import _earlier_target_log
 
 
 def datamodule(events: pl.DataFrame | None = None, seed: int = 0) -> SequenceDataModule:
@@ -46,7 +48,7 @@ def test_scores_every_item_through_the_protocol(shop_dm, fitted):
 def test_items_outside_the_candidates_score_minus_infinity(shop_dm, fitted):
     batch = next(iter(shop_dm.test_dataloader()))
     scores = fitted.score(batch)
-    hidden = fitted._hidden(batch.items, batch.exclude)
+    hidden = fitted._hidden(batch.items, batch.exclude, fitted.module.num_items)
     candidates, valid, _, _ = fitted.module.candidates(batch.items, hidden)
     union = torch.zeros(hidden.shape).scatter_add(1, candidates, valid.float()) > 0  # [B, N] a valid slot holds it
     assert torch.equal(torch.isfinite(scores), union)
@@ -97,3 +99,31 @@ def test_beats_its_best_generator_on_the_planted_structure(seed, shop_dm):
                for g in generators())
     model = hybrid(seed=seed, epochs=10).fit(dm.log)
     assert evaluate_scorer(model.score, dm.test_dataloader(), ks=(10,))["ndcg@10"] > 1.2 * best
+
+
+def test_earlier_targets_hold_out_each_users_later_events():
+    # users a: 5 events (3 train, val, test), b: 4 (2 train, val, test), c: 2 (train only)
+    dm = tiny_datamodule({"a": ["x", "y", "z", "x", "v"], "b": ["y", "z", "v", "w"], "c": ["w", "x"]})
+    log = dm.log
+    T, V, H = TRAIN, VALIDATION, HELD_OUT
+    first = _earlier_target_log(log, 1).part
+    second = _earlier_target_log(log, 2).part
+    by_user = {u: np.flatnonzero(log.user == log.user_vocab.index(u)) for u in "abc"}
+    assert first[by_user["a"]].tolist() == [T, T, V, H, H] and second[by_user["a"]].tolist() == [T, V, H, H, H]
+    assert first[by_user["b"]].tolist() == [T, V, H, H] and second[by_user["b"]].tolist() == [H, H, H, H]
+    assert first[by_user["c"]].tolist() == [T, V] and second[by_user["c"]].tolist() == [H, H]
+
+
+def test_earlier_targets_train_on_training_events_only(shop_dm):
+    model = hybrid(earlier_targets=2).fit(shop_dm.log)
+    parts = shop_dm.log.part[model.training_rows]
+    assert set(parts.tolist()) == {TRAIN, VALIDATION}
+    assert model.fit_report["earlier_requests"] == int((parts == TRAIN).sum()) > 0
+
+
+def test_holdout_one_keeps_validation_out_of_training(shop_dm):
+    model = hybrid(earlier_targets=1, holdout=1.0).fit(shop_dm.log)
+    assert model.fit_report["holdout_requests"] == int((shop_dm.log.part == VALIDATION).sum())
+    assert model.fit_report["train_requests"] == model.fit_report["earlier_retrieved"]
+    with pytest.raises(ValueError, match="earlier_targets"):
+        hybrid(holdout=1.0).fit(shop_dm.log)

@@ -74,6 +74,11 @@ class RankerRows:
     def __len__(self) -> int:
         return len(self.label)
 
+    @staticmethod
+    def concat(parts: list[RankerRows]) -> RankerRows:
+        return RankerRows(*(torch.cat([getattr(p, name) for p in parts])
+                            for name in ("features", "items", "valid", "last_item", "label")))
+
     def take(self, rows: Tensor) -> RankerRows:
         return RankerRows(self.features[rows], self.items[rows], self.valid[rows], self.last_item[rows],
                           self.label[rows])
@@ -91,23 +96,28 @@ def reciprocal_rank(scores: Tensor, valid: Tensor, label: Tensor) -> Tensor:
     return torch.where(label >= 0, 1.0 / (scores >= target).sum(1).to(torch.float32), 0.0)
 
 
-def fit_ranker(ranker: RankerMLP, rows: RankerRows, *, epochs: int = 30, lr: float = 3e-3,
+def fit_ranker(ranker: RankerMLP, rows: RankerRows, *, extra: RankerRows | None = None, epochs: int = 30,
+               lr: float = 3e-3,
                weight_decay: float = 1e-4, batch_size: int = 256, holdout: float = 0.1, seed: int = 0
                ) -> dict[str, float]:
     """Train ``ranker`` in place on ``rows``; keep the epoch with the best held-out mean reciprocal rank.
 
     ``holdout`` of the requests (stage-1 misses included, as rank-less misses) choose the epoch; the others
-    whose target stage 1 retrieved train. The held-out MRR is a full-ranking MRR of those requests (without a
+    whose target stage 1 retrieved train, with the ``extra`` requests (never held out); ``holdout=1`` holds
+    out every request of ``rows`` (they only choose the epoch) and trains on ``extra`` alone. The held-out MRR is a full-ranking MRR of those requests (without a
     cut-off), so it also compares candidate settings. Returns ``{"epochs_run", "best_epoch", "holdout_mrr",
     "train_requests", "holdout_requests"}``.
     """
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(rows), generator=generator)
-    held = max(1, int(holdout * len(rows)))
+    held = len(rows) if holdout >= 1.0 else max(1, int(holdout * len(rows)))
     train, check = rows.take(order[held:]), rows.take(order[:held])
+    if extra is not None:
+        train = RankerRows.concat([train, extra])
     train = train.take(torch.nonzero(train.label >= 0).squeeze(1))
     if len(train) < 1:
-        raise ValueError(f"no ranker training request: stage 1 retrieved none of the {len(rows) - held} targets")
+        raise ValueError(f"no ranker training request: stage 1 retrieved none of the {len(rows) - held} targets "
+                         "(holdout=1 trains on earlier targets only: set earlier_targets >= 1)")
     ranker.standardize.fit(train.features, train.valid)
     optimizer = torch.optim.AdamW(ranker.parameters(), lr=lr, weight_decay=weight_decay)
     best, best_mrr, best_epoch = copy.deepcopy(ranker.state_dict()), -1.0, 0
