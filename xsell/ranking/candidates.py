@@ -2,8 +2,9 @@
 
 A generator turns a ``[B, L]`` left-padded history into ``[B, N]`` scores. ItemKNN and association rules
 become :class:`NeighbourTable`s (each item's neighbours and weights as dense ``[N, K]`` tables, so the whole
-hybrid compiles to one TorchScript module); popularity becomes :class:`PopularityScores`. Every generator
-is fitted by its baseline on the training part only (see :mod:`xsell.baselines.inputs`).
+hybrid compiles to one TorchScript module); popularity becomes :class:`PopularityScores`; a trained
+sequence-model run (:class:`TrainedRun`) becomes :class:`SequenceModelScores`. Every generator is fitted on
+the training part only (see :mod:`xsell.baselines.inputs`; a run was trained on it).
 
 :func:`retrieve` takes each generator's ``per_generator`` best items (history items hidden) and returns their
 union as the candidates of a request, with each generator's score and rank of every candidate.
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 from xsell.baselines import AssociationRules, ItemKNN, MostPopular
 from xsell.baselines.inputs import top_k_per_row
 from xsell.data.schema import FIRST_INDEX
+from xsell.errors import CheckpointError
 
 # Added to every generator's scores before its top-k, times the item's share of training events, so that
 # items with equal evidence (most often none) are retrieved by popularity, not by index.
@@ -98,8 +100,56 @@ class PopularityScores(nn.Module):
         return self.scores.unsqueeze(0).expand(items.shape[0], -1)
 
 
+class SequenceModelScores(nn.Module):
+    """A trained sequence model (SASRec, GRU4Rec, ...) as a generator: ``encode_sequence(items) @ catalog.T``.
+
+    Only models that read item histories alone (no event types, time gaps, context or user features): the
+    generator sees item indices only."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.max_len: int = int(model.max_len)
+        with torch.no_grad():
+            self.register_buffer("catalog", model.item_embeddings().detach().clone())  # [N, D]
+
+    def forward(self, items: Tensor) -> Tensor:
+        items = items[:, -self.max_len:]
+        zeros = torch.zeros_like(items)
+        return self.model.encode_sequence(items, zeros, zeros) @ self.catalog.T  # [B, N]
+
+
+class TrainedRun:
+    """A finished ``python -m xsell.train`` run as a stage-1 generator (``xsell.load_run`` of ``path``).
+
+    ``fit(log)`` loads the run's best model and checks that it indexes the log's items exactly as the log
+    does (the same data, split and vocabulary); it learns nothing. The run's checkpoint was chosen on the
+    validation targets, so a hybrid that trains its ranker on them sees a model tuned on its own training
+    requests (test targets stay unread either way)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.model: nn.Module | None = None
+
+    def fit(self, log: object) -> TrainedRun:
+        from xsell.training.checkpoint import load_run  # the training stack loads only when a run is used
+
+        loaded = load_run(self.path)
+        inputs = loaded.config.get("inputs") or {}
+        used = [key for key in ("event_types", "time_gaps", "context_features", "user_features") if inputs.get(key)]
+        if used:
+            raise CheckpointError(f"{self.path}: the run's model reads {used}; a hybrid generator reads item "
+                                  "histories only")
+        if loaded.vocabulary.ids != log.item_vocab.ids:
+            raise CheckpointError(f"{self.path}: the run indexes {loaded.vocabulary.num_known} items, the log "
+                                  f"{log.item_vocab.num_known} (or in another order): use the run's data config")
+        self.model = loaded.model
+        return self
+
+
 def generator_of(baseline: object, item_counts: np.ndarray, max_neighbours: int | None = None) -> nn.Module:
-    """The scriptable generator of a fitted baseline (ItemKNN, AssociationRules or MostPopular).
+    """The scriptable generator of a fitted baseline (ItemKNN, AssociationRules or MostPopular) or trained
+    run (:class:`TrainedRun`).
 
     ``max_neighbours`` caps the table width of rule sets (ItemKNN already keeps its ``k``)."""
     if isinstance(baseline, ItemKNN):
@@ -112,8 +162,10 @@ def generator_of(baseline: object, item_counts: np.ndarray, max_neighbours: int 
                                  aggregate=baseline.aggregate, once=True)
     if isinstance(baseline, MostPopular):
         return PopularityScores(torch.from_numpy(item_counts))
-    raise TypeError(f"no candidate generator for {type(baseline).__name__}: use ItemKNN, AssociationRules "
-                    "or MostPopular")
+    if isinstance(baseline, TrainedRun):
+        return SequenceModelScores(baseline.model)
+    raise TypeError(f"no candidate generator for {type(baseline).__name__}: use ItemKNN, AssociationRules, "
+                    "MostPopular or TrainedRun")
 
 
 def retrieve(scores: list[Tensor], hidden: Tensor, tie_break: Tensor, per_generator: int

@@ -38,7 +38,7 @@ from xsell.data.features import FeatureTable
 from xsell.data.schema import FIRST_INDEX, PAD_INDEX, UNKNOWN_INDEX
 from xsell.data.sequences import EncodedLog, pack_targets, seen_items
 from xsell.data.splits import HELD_OUT, TEST, TRAIN, VALIDATION, LeakageError
-from xsell.ranking.candidates import TIE_BREAK, generator_of, retrieve
+from xsell.ranking.candidates import TIE_BREAK, TrainedRun, generator_of, retrieve
 from xsell.ranking.features import numeric_features
 from xsell.ranking.ranker import RankerMLP, RankerRows, fit_ranker
 
@@ -124,6 +124,9 @@ class HybridRanker:
             raise ValueError("the hybrid needs at least one candidate generator")
         if per_generator < 1:
             raise ValueError(f"per_generator must be >= 1, got {per_generator}")
+        if earlier_targets and any(isinstance(g, TrainedRun) for g in generators):
+            raise ValueError("earlier_targets needs generators refitted without the earlier targets; a trained "
+                             "run (TrainedRun) learned from them: use earlier_targets=0")
         self.baselines = list(generators)
         self.per_generator, self.hidden, self.epochs, self.lr = per_generator, hidden, epochs, lr
         self.batch_size, self.holdout, self.max_len = batch_size, holdout, max_len
