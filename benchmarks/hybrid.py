@@ -42,13 +42,17 @@ RESULTS = ROOT / "benchmarks" / "results" / "hybrid.json"
 TUNED = ROOT / "benchmarks" / "results" / "baselines.json"
 DATASETS = {
     "ml100k": {"overrides": ["data=atomic"], "path": "ml-100k", "item_features": ["class"],
-               "per_generator": [50, 100]},
+               "per_generator": [50, 100], "earlier_targets": 3, "epochs": 20},
     "games": {"overrides": ["data=sasrec_txt"], "path": "amazon-games/Video.txt", "item_features": [],
-              "per_generator": [50]},
+              "per_generator": [50], "earlier_targets": 1, "epochs": 8},  # 31k users: fewer passes suffice
 }
 # Where the ranker learns: the validation targets (a tenth held out to choose the epoch), or each user's
-# last 3 training events with every validation target held out (out-of-sample validation).
-MODES = {"validation": {"earlier_targets": 0, "holdout": 0.1}, "earlier": {"earlier_targets": 3, "holdout": 1.0}}
+# last training events (``earlier_targets`` of the data set) with every validation target held out.
+MODES = {"validation": {"holdout": 0.1}, "earlier": {"holdout": 1.0}}
+
+
+def mode_options(dataset: str, mode: str) -> dict[str, Any]:
+    return {**MODES[mode], "earlier_targets": DATASETS[dataset]["earlier_targets"] if mode == "earlier" else 0}
 KEEP = ["ndcg@10", "ndcg@10_ci_low", "ndcg@10_ci_high", "recall@10", "recall@10_ci_low", "recall@10_ci_high",
         "mrr@10", "ndcg@20", "recall@20", "coverage@10"]
 
@@ -87,7 +91,8 @@ def test_metrics(score, datamodule, name: str) -> dict[str, float]:
     return {"evaluate_seconds": time.perf_counter() - start, **{k: report.metrics[k] for k in KEEP}}
 
 
-def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int) -> dict[str, Any]:
+def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int | None) -> dict[str, Any]:
+    epochs = epochs or DATASETS[dataset]["epochs"]
     item_features = DATASETS[dataset]["item_features"]
     datamodule = datamodule_for(dataset, data_dir, item_features)
     knn = ItemKNN(**tuned(dataset, "itemknn")).fit(datamodule.log)
@@ -104,7 +109,7 @@ def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int) -> 
                                                            feature_options):
         start = time.perf_counter()
         hybrid = HybridRanker(generators(dataset), per_generator=per_generator, epochs=epochs,
-                              **MODES[mode], seed=seeds[0])
+                              **mode_options(dataset, mode), seed=seeds[0])
         hybrid.fit(datamodule.log, item_features=features)
         trial = {"per_generator": per_generator, "mode": mode,
                  "item_features": item_features if features is not None else [], **hybrid.fit_report,
@@ -116,14 +121,14 @@ def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int) -> 
     for seed in seeds:
         start = time.perf_counter()
         hybrid = HybridRanker(generators(dataset), per_generator=best["per_generator"], epochs=epochs,
-                              **MODES[best["mode"]], seed=seed)
+                              **mode_options(dataset, best["mode"]), seed=seed)
         hybrid.fit(datamodule.log, item_features=datamodule.item_features if best["item_features"] else None)
         fit_seconds = time.perf_counter() - start
         runs.append({"seed": seed, "fit_seconds": fit_seconds, **hybrid.fit_report,
                      "test": test_metrics(hybrid.score, datamodule, "hybrid")})
         print(f"{dataset} seed {seed}: hybrid test ndcg@10 {runs[-1]['test']['ndcg@10']:.4f}", flush=True)
     values = [r["test"]["ndcg@10"] for r in runs]
-    out.update(search=search, chosen={k: best[k] for k in ("per_generator", "mode", "item_features")},
+    out.update(epochs=epochs, search=search, chosen={k: best[k] for k in ("per_generator", "mode", "item_features")},
                hybrid=runs, hybrid_ndcg10_mean=statistics.mean(values),
                hybrid_ndcg10_std=statistics.stdev(values) if len(values) > 1 else 0.0)
     return out
@@ -133,7 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=None, help="ranker epochs (default: per data set)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--output", type=Path, default=RESULTS)
