@@ -133,7 +133,7 @@ class HybridRanker:
         self.max_neighbours, self.history_candidates, self.seed = max_neighbours, history_candidates, seed
         self.earlier_targets = earlier_targets
         self.module: HybridScorer | None = None
-        self.training_rows: np.ndarray | None = None  # rows of the flat log whose targets trained the ranker
+        self.training_rows: np.ndarray | None = None  # log rows of the targets the ranker read (trained or held out)
         self.fit_report: dict[str, float] = {}
 
     def fit(self, log: EncodedLog, item_features: FeatureTable | None = None) -> HybridRanker:
