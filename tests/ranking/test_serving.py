@@ -1,5 +1,8 @@
 """The compiled hybrid ranks like the eager one, and its two-stage bundle is verified before it loads."""
 
+from dataclasses import replace
+from functools import partial
+
 import pytest
 import torch
 
@@ -30,13 +33,30 @@ def shop():
 def test_the_scripted_scorer_ranks_like_the_eager_hybrid(shop, history_candidates):
     model = hybrid(history_candidates=history_candidates, epochs=3).fit(shop.log)
     scripted = compile_hybrid(model)
-    batches = parity_batches(model.module.num_items, seed=1)
-    parity = check_parity({"torchscript": scripted}, lambda i, k, e: eager_topk(model, i, k, e), batches, 15)
+    batches = parity_batches(model, seed=1)
+    parity = check_parity({"torchscript": scripted}, partial(eager_topk, model), batches, 15)
     assert parity["torchscript"].ok(), parity
     indices, scores = scripted(batches[1]["items"], 15, batches[1]["exclude"])
     history = batches[1]["items"]
     assert not (indices.unsqueeze(2) == history.clamp(max=model.module.num_items - 1).unsqueeze(1)).any()
     assert ((indices == 0) == torch.isinf(scores)).all() and (indices != 1).all()
+
+
+def test_the_request_context_reaches_the_ranker_and_the_scorer():
+    dm = SequenceDataModule(xd.synthetic_shop(n_events=6_000, seed=3), max_len=20,
+                            context_features=["device", "time_of_day"])
+    dm.setup()
+    model = hybrid(epochs=2).fit(dm.log)
+    assert model.context_columns == ["device", "time_of_day"] and model.module.ranker.uses_context
+    batch = next(iter(dm.test_dataloader()))
+    other = replace(batch, context=batch.context.flip(0))  # the same histories, other requests' context
+    assert not torch.equal(model.score(batch), model.score(other))
+    batches = parity_batches(model, seed=2)
+    assert batches[0]["context"].shape == (1, 2)
+    parity = check_parity({"torchscript": compile_hybrid(model)}, partial(eager_topk, model), batches, 10)
+    assert parity["torchscript"].ok(), parity
+    with pytest.raises(torch.jit.Error, match="context"):  # TorchScript raises its ValueError as jit.Error
+        compile_hybrid(model)(batches[0]["items"], 5)
 
 
 def test_the_eager_reference_is_the_evaluated_path(shop):

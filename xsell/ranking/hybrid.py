@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Optional
 
 import numpy as np
 import torch
@@ -84,9 +85,11 @@ class HybridScorer(nn.Module):
                                     self.first_index)
         return candidates, valid, features, items[:, -1]
 
-    def forward(self, items: Tensor, hidden: Tensor) -> Tensor:
+    def forward(self, items: Tensor, hidden: Tensor,
+                context: Optional[Tensor] = None) -> Tensor:  # noqa: UP045 - TorchScript reads Optional[...]
+        """``[B, N]`` scores; ``context`` ``[B, K]``: the request's context ids when the ranker reads them."""
         candidates, valid, features, last = self.candidates(items, hidden)
-        ranked = self.ranker(features, candidates, last).masked_fill(~valid, float("-inf"))  # [B, C]
+        ranked = self.ranker(features, candidates, last, context).masked_fill(~valid, float("-inf"))  # [B, C]
         scores = torch.full((items.shape[0], self.num_items), float("-inf"), device=items.device)
         return scores.scatter_reduce(1, candidates, ranked, "amax")  # a repeated candidate: its valid slot
 
@@ -132,6 +135,7 @@ class HybridRanker:
         self.batch_size, self.holdout, self.max_len = batch_size, holdout, max_len
         self.max_neighbours, self.history_candidates, self.seed = max_neighbours, history_candidates, seed
         self.earlier_targets = earlier_targets
+        self.context_columns: list[str] = []  # the request-context columns the ranker reads, in order
         self.module: HybridScorer | None = None
         self.training_rows: np.ndarray | None = None  # log rows of the targets the ranker read (trained or held out)
         self.fit_report: dict[str, float] = {}
@@ -139,10 +143,12 @@ class HybridRanker:
     def fit(self, log: EncodedLog, item_features: FeatureTable | None = None) -> HybridRanker:
         """Fit stage 1 on training events, then the ranker on the validation targets (never test) and, with
         ``earlier_targets``, on earlier training events."""
+        self.context_columns = [spec.name for spec in log.context_specs]
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)
             features = None if item_features is None else torch.from_numpy(item_features.ids)
-            ranker = RankerMLP(3 * len(self.baselines) + 3, self.hidden, features)
+            ranker = RankerMLP(3 * len(self.baselines) + 3, self.hidden, features,
+                               context_sizes=[spec.cardinality for spec in log.context_specs])
         earlier, earlier_rows = [], []
         for depth in range(1, self.earlier_targets + 1):
             shifted = _earlier_target_log(log, depth)
@@ -189,7 +195,9 @@ class HybridRanker:
                 seen = (candidates.unsqueeze(2) == history.unsqueeze(1)).any(2)  # [b, C]
                 valid = valid & (hit | ~seen)
                 label = torch.where(hit.any(1), hit.to(torch.int64).argmax(1), -1)
-                parts.append(RankerRows(features, candidates, valid, last, label))
+                context = (torch.zeros(len(chunk), 0, dtype=torch.int64) if packed.target_context is None
+                           else torch.from_numpy(packed.target_context[chunk].astype(np.int64)))  # [b, K]
+                parts.append(RankerRows(features, candidates, valid, last, label, context))
         return RankerRows.concat(parts), packed.row
 
     def _hidden(self, items: Tensor, history: Tensor | None, num_items: int) -> Tensor:
@@ -206,7 +214,8 @@ class HybridRanker:
         if self.module is None:
             raise RuntimeError("HybridRanker.fit() must run before score()")
         with torch.no_grad():
-            return self.module(batch.items, self._hidden(batch.items, batch.exclude, self.module.num_items))
+            context = None if batch.context is None else batch.context[:, -1]  # [B, K] the request's
+            return self.module(batch.items, self._hidden(batch.items, batch.exclude, self.module.num_items), context)
 
 
 def _earlier_target_log(log: EncodedLog, depth: int) -> EncodedLog:

@@ -11,7 +11,9 @@ the epoch kept is the one with the best mean reciprocal rank on a held-out share
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -28,13 +30,25 @@ class RankerMLP(nn.Module):
             or None. Each slot's ids get their own rows of one embedding table (``dim`` wide); the candidate's
             and the newest history item's slot embeddings are summed, and the MLP reads both and their
             product (so "a camera bag after a camera" can be learned).
+        context_sizes: table size of each request-context column (device, time of day, ...; ids from
+            :func:`xsell.data.context.encode_context`), or empty when the requests carry none. The columns'
+            embeddings are summed and read beside every candidate's features.
 
-    ``forward(features [B, C, width], items [B, C], last_item [B]) -> [B, C]``.
+    ``forward(features [B, C, width], items [B, C], last_item [B], context [B, K] or None) -> [B, C]``.
     """
 
-    def __init__(self, width: int, hidden: int = 64, item_features: Tensor | None = None, dim: int = 8) -> None:
+    def __init__(self, width: int, hidden: int = 64, item_features: Tensor | None = None, dim: int = 8,
+                 context_sizes: Sequence[int] = ()) -> None:
         super().__init__()
         self.standardize = Standardizer(width)
+        self.uses_context = len(context_sizes) > 0
+        sizes = torch.tensor(list(context_sizes) or [1], dtype=torch.long)
+        self.register_buffer("context_sizes", sizes)  # [K]
+        self.register_buffer("context_offsets", torch.cumsum(sizes, 0) - sizes)  # [K] rows of one table
+        self.context_embedding = nn.Embedding(int(sizes.sum()), dim)
+        if self.uses_context:
+            nn.init.normal_(self.context_embedding.weight, std=0.1)
+            width += dim
         self.uses_item_features = item_features is not None and item_features.shape[1] > 0
         if self.uses_item_features:
             ids = item_features.to(torch.int64)
@@ -50,12 +64,20 @@ class RankerMLP(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, 1))
 
-    def forward(self, features: Tensor, items: Tensor, last_item: Tensor) -> Tensor:
+    def forward(self, features: Tensor, items: Tensor, last_item: Tensor,
+                context: Optional[Tensor] = None) -> Tensor:  # noqa: UP045 - TorchScript reads Optional[...]
         inputs = self.standardize(features)  # [B, C, W]
         if self.uses_item_features:
             candidate = self.embedding(self.item_features[items]).sum(2)  # [B, C, D]
             last = self.embedding(self.item_features[last_item]).sum(1).unsqueeze(1).expand_as(candidate)
             inputs = torch.cat([inputs, candidate, last, candidate * last], dim=2)
+        if self.uses_context:
+            if context is None:
+                raise ValueError("this ranker reads the request's context: pass context [B, K] int64")
+            known = (context >= 0) & (context < self.context_sizes.unsqueeze(0))  # out of table: unknown (1)
+            ids = torch.where(known, context, 1) + self.context_offsets.unsqueeze(0)  # [B, K]
+            request = self.context_embedding(ids).sum(1)  # [B, D]
+            inputs = torch.cat([inputs, request.unsqueeze(1).expand(-1, inputs.shape[1], -1)], dim=2)
         return self.mlp(inputs).squeeze(2)  # [B, C]
 
 
@@ -63,25 +85,29 @@ class RankerMLP(nn.Module):
 class RankerRows:
     """The ranker's training requests: features ``[R, C, W]``, candidates ``items`` ``[R, C]``, ``valid``
     ``[R, C]``, ``last_item`` ``[R]`` and ``label`` ``[R]``, the target's slot among the candidates (-1: stage 1
-    missed the target; such a request trains nothing and counts as a miss in the held-out score)."""
+    missed the target; such a request trains nothing and counts as a miss in the held-out score), and the
+    request's ``context`` ``[R, K]`` (``K = 0`` without context)."""
 
     features: Tensor
     items: Tensor
     valid: Tensor
     last_item: Tensor
     label: Tensor
+    context: Tensor
 
     def __len__(self) -> int:
         return len(self.label)
 
     @staticmethod
     def concat(parts: list[RankerRows]) -> RankerRows:
-        return RankerRows(*(torch.cat([getattr(p, name) for p in parts])
-                            for name in ("features", "items", "valid", "last_item", "label")))
+        return RankerRows(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(RankerRows)))
 
     def take(self, rows: Tensor) -> RankerRows:
-        return RankerRows(self.features[rows], self.items[rows], self.valid[rows], self.last_item[rows],
-                          self.label[rows])
+        return RankerRows(*(getattr(self, f.name)[rows] for f in fields(RankerRows)))
+
+    def score(self, ranker: RankerMLP) -> Tensor:
+        """``[R, C]`` the ranker's scores of these requests' candidates."""
+        return ranker(self.features, self.items, self.last_item, self.context if ranker.uses_context else None)
 
 
 def listwise_loss(scores: Tensor, valid: Tensor, label: Tensor) -> Tensor:
@@ -125,14 +151,13 @@ def fit_ranker(ranker: RankerMLP, rows: RankerRows, *, extra: RankerRows | None 
         ranker.train()
         for batch in torch.randperm(len(train), generator=generator).split(batch_size):
             part = train.take(batch)
-            loss = listwise_loss(ranker(part.features, part.items, part.last_item), part.valid, part.label)
+            loss = listwise_loss(part.score(ranker), part.valid, part.label)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         ranker.eval()
         with torch.no_grad():
-            mrr = float(reciprocal_rank(ranker(check.features, check.items, check.last_item), check.valid,
-                                        check.label).mean())
+            mrr = float(reciprocal_rank(check.score(ranker), check.valid, check.label).mean())
         if mrr > best_mrr:
             best, best_mrr, best_epoch = copy.deepcopy(ranker.state_dict()), mrr, epoch
     ranker.load_state_dict(best)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -59,8 +60,8 @@ class HybridTopK(nn.Module):
         self.unknown_index: int = UNKNOWN_INDEX
         self.first_index: int = FIRST_INDEX
 
-    def forward(self, items: Tensor, k: int, exclude: Optional[Tensor] = None  # noqa: UP045 - TorchScript
-                ) -> tuple[Tensor, Tensor]:
+    def forward(self, items: Tensor, k: int, exclude: Optional[Tensor] = None,  # noqa: UP045 - TorchScript
+                context: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:  # noqa: UP045
         if items.dtype != torch.int64 or items.dim() != 2:
             raise ValueError("items must be a [B, L] int64 tensor, got " + str(items.dtype) + " with "
                              + str(items.dim()) + " dimensions")
@@ -71,7 +72,10 @@ class HybridTopK(nn.Module):
         history = torch.zeros(batch, self.num_items, dtype=torch.bool, device=items.device)
         history = history.scatter(1, items, torch.ones_like(items, dtype=torch.bool))  # [B, N]
         hidden = torch.zeros_like(history) if self.history_candidates else history
-        scores = self.hybrid(items, hidden)  # [B, N]
+        if context is not None and (context.dtype != torch.int64 or context.dim() != 2
+                                    or context.shape[0] != batch):
+            raise ValueError("context must be a [" + str(batch) + ", K] int64 tensor")
+        scores = self.hybrid(items, hidden, context)  # [B, N]
         hidden = history
         hidden[:, :self.first_index] = True
         if exclude is not None:
@@ -83,12 +87,18 @@ class HybridTopK(nn.Module):
 
 
 @torch.no_grad()
-def eager_topk(hybrid: HybridRanker, items: Tensor, k: int, exclude: Tensor | None = None) -> TopK:
-    """The reference: the eager hybrid's evaluation path (:meth:`HybridRanker.score`), then the serving
-    exclusions applied by indexing."""
+def eager_topk(hybrid: HybridRanker, items: Tensor, k: int, exclude: Tensor | None = None,
+               context: Tensor | None = None) -> TopK:
+    """The reference: the eager hybrid's evaluation path (:meth:`HybridRanker.score` on a ``SequenceBatch``
+    whose last context column is the request's ``context`` ``[B, K]``), then the serving exclusions applied by
+    indexing."""
     num_items = hybrid.module.num_items
     items = items.masked_fill((items < 0) | (items >= num_items), UNKNOWN_INDEX)  # [B, L]
-    batch = SequenceBatch(items=items, events=torch.zeros_like(items), time_gaps=torch.zeros_like(items))
+    history_context = None
+    if context is not None:  # [B, L, K]: only the last position (the request) is read
+        history_context = context.unsqueeze(1).expand(-1, items.shape[1], -1)
+    batch = SequenceBatch(items=items, events=torch.zeros_like(items), time_gaps=torch.zeros_like(items),
+                          context=history_context)
     scores = hybrid.score(batch).clone()  # [B, N]
     scores[:, :FIRST_INDEX] = float("-inf")
     rows = torch.arange(len(items)).unsqueeze(1).expand_as(items)
@@ -107,9 +117,12 @@ def compile_hybrid(hybrid: HybridRanker) -> torch.jit.ScriptModule:
         return torch.jit.script(HybridTopK(hybrid.module, hybrid.history_candidates).eval())
 
 
-def parity_batches(num_items: int, seed: int = 0) -> list[dict[str, Tensor]]:
-    """Random histories at a few batch sizes and lengths (empty, unknown and out-of-catalog items included)."""
-    return random_histories(num_items, [(1, 12), (5, 60), (4, 2)], seed=seed)
+def parity_batches(hybrid: HybridRanker, seed: int = 0) -> list[dict[str, Tensor]]:
+    """Random histories at a few batch sizes and lengths (empty, unknown and out-of-catalog items included),
+    with random request context ids when the ranker reads them."""
+    ranker = hybrid.module.ranker
+    request = {"context": ranker.context_sizes.tolist()} if ranker.uses_context else None
+    return random_histories(hybrid.module.num_items, [(1, 12), (5, 60), (4, 2)], request=request, seed=seed)
 
 
 def write_hybrid_bundle(path: str | Path, hybrid: HybridRanker, item_vocab: Vocabulary, *,
@@ -123,8 +136,8 @@ def write_hybrid_bundle(path: str | Path, hybrid: HybridRanker, item_vocab: Voca
         with torchscript_deprecation_silenced():
             torch.jit.save(scripted, str(tmp / SCORER))
             reloaded = torch.jit.load(str(tmp / SCORER))
-        parity = check_parity({"torchscript": reloaded}, lambda i, k, e: eager_topk(hybrid, i, k, e),
-                              parity_batches(hybrid.module.num_items), PARITY_K)["torchscript"]
+        parity = check_parity({"torchscript": reloaded}, partial(eager_topk, hybrid), parity_batches(hybrid),
+                              PARITY_K)["torchscript"]
         if not parity.ok(atol):
             raise BundleError(f"the compiled hybrid differs from the eager one: {parity.to_dict()}")
         pl.DataFrame({"index": list(range(len(item_vocab))), ITEM: item_vocab.decode(range(len(item_vocab)))},
@@ -133,6 +146,7 @@ def write_hybrid_bundle(path: str | Path, hybrid: HybridRanker, item_vocab: Voca
             "format": FORMAT,
             "num_items": hybrid.module.num_items,
             "settings": {"per_generator": hybrid.per_generator, "history_candidates": hybrid.history_candidates,
+                         "context_columns": hybrid.context_columns,
                          "generators": [type(b).__name__ for b in hybrid.baselines]},
             "ranker": hybrid.fit_report,
             "parity": parity.to_dict(),
