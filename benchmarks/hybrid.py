@@ -91,7 +91,8 @@ def test_metrics(score, datamodule, name: str) -> dict[str, float]:
     return {"evaluate_seconds": time.perf_counter() - start, **{k: report.metrics[k] for k in KEEP}}
 
 
-def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int | None) -> dict[str, Any]:
+def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int | None,
+                sizes: list[int] | None = None, modes: list[str] | None = None) -> dict[str, Any]:
     epochs = epochs or DATASETS[dataset]["epochs"]
     item_features = DATASETS[dataset]["item_features"]
     datamodule = datamodule_for(dataset, data_dir, item_features)
@@ -105,8 +106,8 @@ def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int | No
     print(f"{dataset}: ItemKNN test ndcg@10 {out['itemknn']['ndcg@10']:.4f}", flush=True)
     search = []
     feature_options = [None, datamodule.item_features] if item_features else [None]
-    for per_generator, mode, features in itertools.product(DATASETS[dataset]["per_generator"], MODES,
-                                                           feature_options):
+    for per_generator, mode, features in itertools.product(sizes or DATASETS[dataset]["per_generator"],
+                                                           modes or list(MODES), feature_options):
         start = time.perf_counter()
         hybrid = HybridRanker(generators(dataset), per_generator=per_generator, epochs=epochs,
                               **mode_options(dataset, mode), seed=seeds[0])
@@ -139,6 +140,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="ranker epochs (default: per data set)")
+    parser.add_argument("--per-generator", nargs="*", type=int, default=None,
+                        help="candidates per generator to search (default: per data set)")
+    parser.add_argument("--modes", nargs="*", default=None, choices=list(MODES), help="where the ranker learns")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -152,7 +156,8 @@ def main() -> None:
                "datasets": []}
     for dataset in args.datasets:
         start = time.perf_counter()
-        results["datasets"].append({**run_dataset(dataset, args.data_dir, args.seeds, args.epochs),
+        results["datasets"].append({**run_dataset(dataset, args.data_dir, args.seeds, args.epochs, args.per_generator,
+                                                args.modes),
                                     "seconds": time.perf_counter() - start})
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n")  # after each data set: partial results
