@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "xsell"
-ENTRY_POINTS = {"xsell.train", "xsell.evaluate", "xsell.retrain", "xsell.export.cli"}
+ENTRY_POINTS = {"xsell.train", "xsell.evaluate", "xsell.retrain", "xsell.rank", "xsell.export.cli"}
 
 
 def module_name(path: Path) -> str:
