@@ -51,7 +51,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _train(cfg: DictConfig, run: RunDir, resumed: Resumption | None) -> dict[str, Any]:
-    silence_lightning_noise()  # again here: a caller's warnings.catch_warnings block drops the import-time filters
+    silence_lightning_noise(resumed=resumed is not None)  # again: a caller's catch_warnings drops import-time filters
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
