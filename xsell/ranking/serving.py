@@ -19,7 +19,6 @@ path (:meth:`HybridRanker.score` on a ``SequenceBatch``) on random histories; a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import partial
 from pathlib import Path
@@ -34,6 +33,7 @@ from xsell.data.batch import SequenceBatch
 from xsell.data.schema import FIRST_INDEX, ITEM, PAD_INDEX, UNKNOWN_INDEX
 from xsell.data.vocabulary import Vocabulary
 from xsell.errors import BundleError
+from xsell.export.manifest import sha256_file
 from xsell.export.parity import TopK, check_parity, random_histories
 from xsell.export.programs import torchscript_deprecation_silenced
 from xsell.ranking.hybrid import HybridRanker, HybridScorer
@@ -151,7 +151,7 @@ def write_hybrid_bundle(path: str | Path, hybrid: HybridRanker, item_vocab: Voca
             "ranker": hybrid.fit_report,
             "parity": parity.to_dict(),
             "versions": {"torch": torch.__version__},
-            "files": {name: _sha256(tmp / name) for name in (SCORER, ITEMS)},
+            "files": {name: sha256_file(tmp / name) for name in (SCORER, ITEMS)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return path
@@ -167,12 +167,8 @@ def load_hybrid_bundle(path: str | Path) -> tuple[torch.jit.ScriptModule, pl.Dat
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{path / MANIFEST}: format {manifest.get('format')!r} is not {FORMAT!r}")
     for name, digest in manifest.get("files", {}).items():
-        if not (path / name).is_file() or _sha256(path / name) != digest:
+        if not (path / name).is_file() or sha256_file(path / name) != digest:
             raise BundleError(f"{path / name}: missing or changed since the bundle was written (SHA-256)")
     with torchscript_deprecation_silenced():
         scorer = torch.jit.load(str(path / SCORER))
     return scorer, pl.read_parquet(path / ITEMS), manifest
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
