@@ -28,7 +28,9 @@ import torch
 from pytorch_lightning.callbacks import OnExceptionCheckpoint
 from pytorch_lightning.trainer.states import TrainerFn
 
-INTERRUPTED_CHECKPOINT = "interrupted"  # <run>/checkpoints/interrupted.ckpt
+from xsell import runs
+
+INTERRUPTED_CHECKPOINT = runs.INTERRUPTED_CHECKPOINT.removesuffix(".ckpt")  # Lightning adds the suffix
 
 
 class TrainingState(pl.Callback):
