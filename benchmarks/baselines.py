@@ -43,6 +43,8 @@ DATASETS = {
                "path": "ml-100k"},
     "games": {"label": "Amazon Games (SASRec Video.txt)", "overrides": ["data=sasrec_txt"],
               "path": "amazon-games/Video.txt"},
+    "beauty": {"label": "Amazon Beauty (BERT4Rec paper's beauty.txt)", "overrides": ["data=sasrec_txt"],
+               "path": "amazon-beauty/beauty.txt"},
 }
 
 # Search spaces: each parameter's candidate values, searched one coordinate at a time from the config
@@ -167,6 +169,10 @@ def render(results: dict[str, Any]) -> str:
             f"{t['ndcg@10']:.4f} [{t['ndcg@10_ci_low']:.4f}, {t['ndcg@10_ci_high']:.4f}] | "
             f"{t['recall@10']:.4f} [{t['recall@10_ci_low']:.4f}, {t['recall@10_ci_high']:.4f}] | "
             f"{t['mrr@10']:.4f} | {t['coverage@10']:.3f} |")
+    later = sorted({r["command"] for r in results["runs"] if "command" in r})
+    if later:
+        lines += ["", "Rows re-run since (each row records its own command, machine and date in the JSON): "
+                  + ", ".join(f"`{c}`" for c in later)]
     lines += ["", "References:", "", *[f"- {peer}" for peer in PEERS], "", end]
     return "\n".join(lines)
 
@@ -201,8 +207,16 @@ def main() -> None:
         command += " --datasets " + " ".join(args.datasets)
     if args.baselines != list(SPACES):
         command += " --baselines " + " ".join(args.baselines)
-    results = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine, "scipy": package_version("scipy"), "runs": runs}
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results = {"command": command, "date": date, "machine": machine, "scipy": package_version("scipy"), "runs": runs}
+    if command != "python benchmarks/baselines.py" and RESULTS.exists():
+        # a partial run replaces its own rows and keeps the others, each row saying how it was made
+        earlier = json.loads(RESULTS.read_text())
+        for run in runs:
+            run.update(command=command, date=date, machine=machine)
+        ran = {(r["dataset"], r["baseline"], r["exclude_seen"]) for r in runs}
+        kept = [r for r in earlier["runs"] if (r["dataset"], r["baseline"], r["exclude_seen"]) not in ran]
+        results = {**earlier, "runs": kept + runs}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     update_doc(SECTION, TITLE, render(results))

@@ -2,9 +2,12 @@
 
     python benchmarks/hybrid.py                                # both data sets, 3 seeds
     python benchmarks/hybrid.py --datasets ml100k --seeds 0
+    python benchmarks/hybrid.py --keep-seen                    # the other protocol: seen items kept
 
 Protocol: leave-one-out, full ranking over the whole catalog, seen items excluded (the default), test read
-once per final run. Stage 1 is the ItemKNN and association-rule settings that ``benchmarks/baselines.py``
+once per final run. With ``--keep-seen`` history items stay rankable for every model: the hybrid lets them be
+candidates (``history_candidates``) and its ranker learns them as negatives like any other item, ItemKNN uses
+its settings tuned under that protocol, and results go to ``hybrid_kept.json``. Stage 1 is the ItemKNN and association-rule settings that ``benchmarks/baselines.py``
 chose on validation (read from ``benchmarks/results/baselines.json``), a basket-co-occurrence ItemKNN and
 popularity, all fitted on training. The ranker trains on the validation targets, so its settings
 (candidates per generator, where the ranker learns, item features) are chosen on the ranker's held-out
@@ -34,17 +37,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import DEFAULT_DATA_DIR, ROOT, machine_info, package_version  # noqa: E402
 
 from xsell.baselines import AssociationRules, ItemKNN, MostPopular  # noqa: E402
+from xsell.evaluation.protocol import seen_items_label  # noqa: E402
 from xsell.evaluation.report import evaluate  # noqa: E402
 from xsell.ranking import HybridRanker  # noqa: E402
 from xsell.training.builders import CONFIG_DIR  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "hybrid.json"
+RESULTS = {True: ROOT / "benchmarks" / "results" / "hybrid.json",
+           False: ROOT / "benchmarks" / "results" / "hybrid_kept.json"}  # by exclude_seen
 TUNED = ROOT / "benchmarks" / "results" / "baselines.json"
 DATASETS = {
     "ml100k": {"overrides": ["data=atomic"], "path": "ml-100k", "item_features": ["class"],
                "per_generator": [50, 100], "earlier_targets": 3, "epochs": 20},
     "games": {"overrides": ["data=sasrec_txt"], "path": "amazon-games/Video.txt", "item_features": [],
               "per_generator": [50], "earlier_targets": 1, "epochs": 8},  # 31k users: fewer passes suffice
+    "beauty": {"overrides": ["data=sasrec_txt"], "path": "amazon-beauty/beauty.txt", "item_features": [],
+               "per_generator": [50], "earlier_targets": 1, "epochs": 8},
 }
 # Where the ranker learns: the validation targets (a tenth held out to choose the epoch), or each user's
 # last training events (``earlier_targets`` of the data set) with every validation target held out.
@@ -70,47 +77,50 @@ def prepared_for(dataset: str, data_dir: Path, item_features: list[str]):
     return data.prepared
 
 
-def tuned(dataset: str, baseline: str) -> dict[str, Any]:
-    """The validation-chosen parameters of ``baseline`` on ``dataset`` (seen items excluded)."""
+def tuned(dataset: str, baseline: str, exclude_seen: bool) -> dict[str, Any]:
+    """The validation-chosen parameters of ``baseline`` on ``dataset`` under the protocol."""
     runs = json.loads(TUNED.read_text())["runs"]
     return next(r["params"] for r in runs if r["dataset"] == dataset and r["baseline"] == baseline
-                and r["exclude_seen"])
+                and r["exclude_seen"] == exclude_seen)
 
 
-def generators(dataset: str) -> list[object]:
-    knn = tuned(dataset, "itemknn")
-    rules = {k: v for k, v in tuned(dataset, "assoc_rules").items() if k != "tie_break"}
+def generators(dataset: str, exclude_seen: bool) -> list[object]:
+    knn = tuned(dataset, "itemknn", exclude_seen)
+    rules = {k: v for k, v in tuned(dataset, "assoc_rules", exclude_seen).items() if k != "tie_break"}
     basket = {**knn, "window": None, "k": min(knn["k"], 300)}
     return [ItemKNN(**knn), ItemKNN(**basket), AssociationRules(**rules), MostPopular()]
 
 
-def test_metrics(score, data, name: str) -> dict[str, float]:
+def test_metrics(score, data, name: str, exclude_seen: bool) -> dict[str, float]:
     start = time.perf_counter()
     with torch.no_grad():
-        report = evaluate(score, data, ks=(10, 20), exclude_seen=True, name=name)
+        report = evaluate(score, data, ks=(10, 20), exclude_seen=exclude_seen, name=name)
     return {"evaluate_seconds": time.perf_counter() - start, **{k: report.metrics[k] for k in KEEP}}
 
 
 def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int | None,
-                sizes: list[int] | None = None, modes: list[str] | None = None) -> dict[str, Any]:
+                sizes: list[int] | None = None, modes: list[str] | None = None,
+                exclude_seen: bool = True) -> dict[str, Any]:
     epochs = epochs or DATASETS[dataset]["epochs"]
     item_features = DATASETS[dataset]["item_features"]
     data = prepared_for(dataset, data_dir, item_features)
-    knn = ItemKNN(**tuned(dataset, "itemknn")).fit(data.log)
+    knn_params = tuned(dataset, "itemknn", exclude_seen)
+    knn = ItemKNN(**knn_params).fit(data.log)
+    protocol = dict(exclude_seen=exclude_seen, history_candidates=not exclude_seen)
     out: dict[str, Any] = {"dataset": dataset, "data": {k: v for k, v in data.summary().items()
                                                          if k != "columns"},
-                           "itemknn_params": tuned(dataset, "itemknn"),
-                           "rules_params": tuned(dataset, "assoc_rules"),
-                           "itemknn": test_metrics(knn.score, data, "ItemKNN (tuned)"),
-                           "pop": test_metrics(MostPopular().fit(data.log).score, data, "pop")}
+                           "itemknn_params": knn_params,
+                           "rules_params": tuned(dataset, "assoc_rules", exclude_seen),
+                           "itemknn": test_metrics(knn.score, data, "ItemKNN (tuned)", exclude_seen),
+                           "pop": test_metrics(MostPopular().fit(data.log).score, data, "pop", exclude_seen)}
     print(f"{dataset}: ItemKNN test ndcg@10 {out['itemknn']['ndcg@10']:.4f}", flush=True)
     search = []
     feature_options = [None, data.item_features] if item_features else [None]
     for per_generator, mode, features in itertools.product(sizes or DATASETS[dataset]["per_generator"],
                                                            modes or list(MODES), feature_options):
         start = time.perf_counter()
-        hybrid = HybridRanker(generators(dataset), per_generator=per_generator, epochs=epochs,
-                              **mode_options(dataset, mode), seed=seeds[0])
+        hybrid = HybridRanker(generators(dataset, exclude_seen), per_generator=per_generator, epochs=epochs,
+                              **mode_options(dataset, mode), **protocol, seed=seeds[0])
         hybrid.fit(data.log, item_features=features)
         trial = {"per_generator": per_generator, "mode": mode,
                  "item_features": item_features if features is not None else [], **hybrid.fit_report,
@@ -121,12 +131,12 @@ def run_dataset(dataset: str, data_dir: Path, seeds: list[int], epochs: int | No
     runs = []
     for seed in seeds:
         start = time.perf_counter()
-        hybrid = HybridRanker(generators(dataset), per_generator=best["per_generator"], epochs=epochs,
-                              **mode_options(dataset, best["mode"]), seed=seed)
+        hybrid = HybridRanker(generators(dataset, exclude_seen), per_generator=best["per_generator"], epochs=epochs,
+                              **mode_options(dataset, best["mode"]), **protocol, seed=seed)
         hybrid.fit(data.log, item_features=data.item_features if best["item_features"] else None)
         fit_seconds = time.perf_counter() - start
         runs.append({"seed": seed, "fit_seconds": fit_seconds, **hybrid.fit_report,
-                     "test": test_metrics(hybrid.score, data, "hybrid")})
+                     "test": test_metrics(hybrid.score, data, "hybrid", exclude_seen)})
         print(f"{dataset} seed {seed}: hybrid test ndcg@10 {runs[-1]['test']['ndcg@10']:.4f}", flush=True)
     values = [r["test"]["ndcg@10"] for r in runs]
     out.update(epochs=epochs, search=search, chosen={k: best[k] for k in ("per_generator", "mode", "item_features")},
@@ -145,19 +155,22 @@ def main() -> None:
     parser.add_argument("--modes", nargs="*", default=None, choices=list(MODES), help="where the ranker learns")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--keep-seen", action="store_true", help="the protocol that keeps history items rankable")
+    parser.add_argument("--output", type=Path, default=None, help="default: hybrid.json / hybrid_kept.json")
     args = parser.parse_args()
+    exclude_seen = not args.keep_seen
+    args.output = args.output or RESULTS[exclude_seen]
     if args.threads:
         torch.set_num_threads(args.threads)
     machine = machine_info()
     results = {"command": "python " + " ".join(sys.argv), "date": datetime.now(timezone.utc).isoformat(
                timespec="seconds"), "machine": machine, "scipy": package_version("scipy"),
-               "protocol": "leave-one-out, full ranking, seen items excluded, test read once per final run",
+               "protocol": f"leave-one-out, full ranking, {seen_items_label(exclude_seen)}, test read once per final run",
                "datasets": []}
     for dataset in args.datasets:
         start = time.perf_counter()
         results["datasets"].append({**run_dataset(dataset, args.data_dir, args.seeds, args.epochs, args.per_generator,
-                                                args.modes),
+                                                args.modes, exclude_seen),
                                     "seconds": time.perf_counter() - start})
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n")  # after each data set: partial results

@@ -12,9 +12,11 @@ import xsell.data as xd
 from tests.baselines.common import tiny_datamodule
 from tests.ranking.common import generators, hybrid
 from xsell.data.datamodule import SequenceDataModule
+from xsell.data.sequences import pack_targets, seen_items
 from xsell.data.splits import HELD_OUT, TEST, TRAIN, VALIDATION, LeakageError
 from xsell.evaluation.protocol import evaluate_scorer
 from xsell.ranking.hybrid import _earlier_target_log
+from xsell.ranking.ranker import RankerMLP
 
 
 def datamodule(events: pl.DataFrame | None = None, seed: int = 0) -> SequenceDataModule:
@@ -127,3 +129,19 @@ def test_holdout_one_keeps_validation_out_of_training(shop_dm):
     assert model.fit_report["train_requests"] == model.fit_report["earlier_retrieved"]
     with pytest.raises(ValueError, match="earlier_targets"):
         hybrid(holdout=1.0).fit(shop_dm.prepared.log)
+
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_history_items_are_ranker_negatives_only_when_the_protocol_ranks_them(shop_dm, exclude_seen):
+    model = hybrid(exclude_seen=exclude_seen)
+    log = shop_dm.prepared.log
+    ranker = RankerMLP(3 * len(model.baselines) + 3, model.hidden, None)
+    rows, _ = model._ranker_rows(log, model._stage_one(log, model.baselines, ranker))
+    packed = pack_targets(log, VALIDATION, model.max_len)
+    history = torch.from_numpy(seen_items(log, packed, np.arange(len(packed))))  # [R, M]
+    in_history = (rows.items.unsqueeze(2) == history.unsqueeze(1)).any(2)  # [R, C]
+    target = torch.from_numpy(packed.target.astype(np.int64)).unsqueeze(1)  # [R, 1]
+    seen_negative = in_history & (rows.items != target) & (rows.items > 0)
+    assert seen_negative.any()  # history items are candidates (history_candidates) that are not the target
+    assert bool((rows.valid & seen_negative).any()) is (not exclude_seen)

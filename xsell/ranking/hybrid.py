@@ -113,6 +113,9 @@ class HybridRanker:
             never recommends them, so every candidate slot holds a new item. True: they compete, with how
             often they occur in the history as a feature; worth it where the next event often repeats an
             item (a purchase after its view: the evaluation keeps a target that is in the history rankable).
+        exclude_seen: the evaluation protocol (``configs/protocol.yaml``). True: history items other than the
+            target are never ranked, so they are no negatives for the ranker either. False (seen items kept):
+            they are ranked, so with ``history_candidates`` the ranker learns to score them against the target.
         earlier_targets: more ranker training requests from each user's last ``earlier_targets`` training
             events: for the ``j``-th from last, stage 1 is refitted without it and the events after it (a copy
             of every generator), and that event is the target. 0: validation targets only.
@@ -122,7 +125,7 @@ class HybridRanker:
     def __init__(self, generators: Sequence[object], per_generator: int = 50, hidden: int = 64, epochs: int = 30,
                  lr: float = 3e-3, batch_size: int = 256, holdout: float = 0.1, max_len: int = 50,
                  max_neighbours: int | None = 300, history_candidates: bool = False, earlier_targets: int = 0,
-                 seed: int = 0) -> None:
+                 exclude_seen: bool = True, seed: int = 0) -> None:
         if not generators:
             raise ValueError("the hybrid needs at least one candidate generator")
         if per_generator < 1:
@@ -134,7 +137,7 @@ class HybridRanker:
         self.per_generator, self.hidden, self.epochs, self.lr = per_generator, hidden, epochs, lr
         self.batch_size, self.holdout, self.max_len = batch_size, holdout, max_len
         self.max_neighbours, self.history_candidates, self.seed = max_neighbours, history_candidates, seed
-        self.earlier_targets = earlier_targets
+        self.earlier_targets, self.exclude_seen = earlier_targets, exclude_seen
         self.context_columns: list[str] = []  # the request-context columns the ranker reads, in order
         self.module: HybridScorer | None = None
         self.training_rows: np.ndarray | None = None  # log rows of the targets the ranker read (trained or held out)
@@ -179,7 +182,7 @@ class HybridRanker:
         """Candidates, features and labels of every validation target of ``log`` (``label`` -1 where stage 1
         missed it), and the targets' rows in the flat log.
 
-        Other history items are never valid for the loss, as the evaluation never ranks them."""
+        Under ``exclude_seen`` other history items are no valid negatives, as the evaluation never ranks them."""
         packed = pack_targets(log, VALIDATION, self.max_len)
         _check_histories_before_test(log, packed.row, packed.seen_start)
         parts: list[RankerRows] = []
@@ -192,8 +195,9 @@ class HybridRanker:
                 candidates, valid, features, last = module.candidates(items, hidden)
                 target = torch.from_numpy(packed.target[chunk].astype(np.int64))
                 hit = valid & (candidates == target.unsqueeze(1))  # [b, C]
-                seen = (candidates.unsqueeze(2) == history.unsqueeze(1)).any(2)  # [b, C]
-                valid = valid & (hit | ~seen)
+                if self.exclude_seen:
+                    seen = (candidates.unsqueeze(2) == history.unsqueeze(1)).any(2)  # [b, C]
+                    valid = valid & (hit | ~seen)
                 label = torch.where(hit.any(1), hit.to(torch.int64).argmax(1), -1)
                 context = (torch.zeros(len(chunk), 0, dtype=torch.int64) if packed.target_context is None
                            else torch.from_numpy(packed.target_context[chunk].astype(np.int64)))  # [b, K]
