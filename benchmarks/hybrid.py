@@ -167,13 +167,18 @@ def main() -> None:
                timespec="seconds"), "machine": machine, "scipy": package_version("scipy"),
                "protocol": f"leave-one-out, full ranking, {seen_items_label(exclude_seen)}, test read once per final run",
                "datasets": []}
+    earlier = json.loads(args.output.read_text())["datasets"] if args.output.exists() else []
     for dataset in args.datasets:
         start = time.perf_counter()
         results["datasets"].append({**run_dataset(dataset, args.data_dir, args.seeds, args.epochs, args.per_generator,
                                                 args.modes, exclude_seen),
                                     "seconds": time.perf_counter() - start})
+        # after each data set; rows of data sets not run this time stay, each with its own command and machine
+        others = [d for d in earlier if d["dataset"] not in args.datasets]
+        for d in results["datasets"]:
+            d.update(command=results["command"], date=results["date"], machine=machine)
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(results, indent=2) + "\n")  # after each data set: partial results
+        args.output.write_text(json.dumps({**results, "datasets": others + results["datasets"]}, indent=2) + "\n")
     for d in results["datasets"]:
         print(f"{d['dataset']}: ItemKNN {d['itemknn']['ndcg@10']:.4f}  pop {d['pop']['ndcg@10']:.4f}  hybrid "
               f"{d['hybrid_ndcg10_mean']:.4f} +- {d['hybrid_ndcg10_std']:.4f} ({d['chosen']})")
