@@ -68,11 +68,13 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
             q = weights[start:start + chunk_rows]  # [C, W]
             logits = (h @ items.T).float()  # [C, N]
             logits[:, :FIRST_INDEX] = float("-inf")
-            log_z = torch.logsumexp(logits, dim=1)  # [C]
             target_logits = logits.gather(1, y).masked_fill(q == 0, 0.0)  # [C, W] (padding: -inf, weight 0)
-            total += (log_z - (target_logits * q).sum(1)).sum()
-            grad = logits.sub_(log_z.unsqueeze(1)).exp_()  # softmax, in place  [C, N]
-            grad.scatter_add_(1, y, -q)  # softmax - target distribution
+            peak = logits.amax(1, keepdim=True)  # [C, 1]
+            # one exp pass serves both log Z and the softmax (logsumexp would be a second one)
+            grad = logits.sub_(peak).exp_()  # unnormalised softmax, in place  [C, N]
+            z = grad.sum(1, keepdim=True)  # [C, 1]
+            total += (peak.squeeze(1) + z.squeeze(1).log() - (target_logits * q).sum(1)).sum()
+            grad.div_(z).scatter_add_(1, y, -q)  # softmax - target distribution
             grad = grad.to(hidden.dtype)
             grad_hidden[start:start + chunk_rows] = grad @ items
             grad_items.addmm_(grad.T, h)
@@ -96,7 +98,7 @@ class FullSoftmaxCE(NextItemLoss):
 
     supports_soft_targets = True
 
-    def __init__(self, chunk_rows: int = 256) -> None:
+    def __init__(self, chunk_rows: int = 64) -> None:
         super().__init__()
         self.chunk_rows = chunk_rows
 
