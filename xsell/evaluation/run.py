@@ -9,6 +9,7 @@ it must match the data's catalog. A baseline (``configs/baselines/``) is fitted 
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from xsell.baselines import MostPopular
 from xsell.config_checks import check_config
 from xsell.crosssell.catalog import ItemCatalog
 from xsell.crosssell.pipeline import build_pipeline
+from xsell.data.prepared import PreparedData
 from xsell.errors import ConfigError
 from xsell.evaluation.blocked import DotProductScorer
 from xsell.evaluation.protocol import seen_items_label
@@ -28,6 +30,14 @@ from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.runs import RunDir
 from xsell.training.builders import build_baseline
 from xsell.training.checkpoint import load_checkpoint_model
+
+
+def fit_baseline(baseline: Any, data: PreparedData) -> Any:
+    """``baseline.fit`` on the prepared training events, with the item features where ``fit`` reads them (the
+    hybrid's ranker: ``inputs.item_features=[...]``)."""
+    if "item_features" in inspect.signature(baseline.fit).parameters:
+        return baseline.fit(data.log, item_features=data.item_features)
+    return baseline.fit(data.log)
 
 
 def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
@@ -46,7 +56,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     elif cfg.get("baselines"):
         datamodule = instantiate(cfg.data)
         datamodule.setup()
-        scorer = instantiate(cfg.baselines).fit(datamodule.prepared.log)
+        scorer = fit_baseline(instantiate(cfg.baselines), datamodule.prepared)
         name = type(scorer).__name__
         score = scorer.score
     else:
