@@ -35,7 +35,7 @@ __all__ = ["CLOZE_COPIES", "EvaluationTargets", "SequenceDataModule", "TrainingW
 # Cloze training labels only the masked fifth of a window's positions, so each window enters an epoch this many
 # times, masked anew each time (the BERT4Rec paper's ``dupe_factor``): without it a small log (ML-100K, 943 users)
 # gives a few dozen steps per epoch and BERT4Rec stays at popularity for its first epochs.
-CLOZE_COPIES = 1
+CLOZE_COPIES = 10
 
 
 class SequenceDataModule(pl_lightning.LightningDataModule):
