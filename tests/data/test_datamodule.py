@@ -73,7 +73,7 @@ def restored(batch, mask_index):
 
 
 def test_cloze_copies_enter_each_window_several_times_per_epoch_masked_anew():
-    once = module(objective="cloze", mask_prob=0.5, seed=3)
+    once = module(objective="cloze", mask_prob=0.5, cloze_copies=1, seed=3)
     windows = sorted(w for b in once.train_dataloader() for w in restored(b, once.prepared.mask_index))
     dm = module(objective="cloze", mask_prob=0.5, cloze_copies=20, seed=3)
     assert len(dm.train_set) == 20 * len(once.train_set)
@@ -95,6 +95,7 @@ def test_cloze_copies_are_seeded_and_leave_causal_windows_alone():
     assert epoch(objective="cloze", cloze_copies=4, seed=1) == epoch(objective="cloze", cloze_copies=4, seed=1)
     assert epoch(objective="cloze", cloze_copies=4, seed=1) != epoch(objective="cloze", cloze_copies=4, seed=2)
     assert epoch(cloze_copies=4, seed=1) == epoch(seed=1)  # causal windows: one per epoch, as before
+    assert len(module(objective="cloze").train_set) == 10 * len(module(objective="cloze", cloze_copies=1).train_set)
     with pytest.raises(ValueError, match="copies"):
         module(objective="cloze", cloze_copies=0)
 
