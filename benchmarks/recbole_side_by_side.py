@@ -391,7 +391,8 @@ def xsell_overrides(task: Task, rb: dict[str, Any], *, data_dir: Path, batch_win
                  "model.layout=post_ln", f"model.init_std={rb['initializer_range']}",
                  f"model.ffn_mult={rb['inner_size'] // rb['hidden_size']}", f"model.activation={rb['hidden_act']}"]
         if task.xsell_model == "bert4rec":
-            model += [f"++data.mask_prob={rb['mask_ratio']}", f"++data.mask_last_prob={rb['ft_ratio'] or 0.0}"]
+            model += [f"++data.mask_prob={rb['mask_ratio']}", f"++data.mask_last_prob={rb['ft_ratio'] or 0.0}",
+                      "++data.cloze_copies=1"]  # each window masked once per epoch, as the recorded runs
     else:
         model = [f"model.dim={rb['embedding_size']}", f"model.hidden={rb['hidden_size']}",
                  f"model.layers={rb['num_layers']}", f"model.dropout={rb['dropout_prob']}",

@@ -66,6 +66,40 @@ def test_cloze_rows_that_hide_only_their_last_item():
     assert 0.4 < sum(last_only) / (200 * len(rows)) < 0.6
 
 
+def restored(batch, mask_index):
+    """A Cloze batch's windows as they were before masking, one tuple of items per row (padding dropped)."""
+    items = torch.where(batch.items == mask_index, batch.labels, batch.items)
+    return [tuple(item for item in row if item) for row in items.tolist()]
+
+
+def test_cloze_copies_enter_each_window_several_times_per_epoch_masked_anew():
+    once = module(objective="cloze", mask_prob=0.5, cloze_copies=1, seed=3)
+    windows = sorted(w for b in once.train_dataloader() for w in restored(b, once.prepared.mask_index))
+    dm = module(objective="cloze", mask_prob=0.5, cloze_copies=20, seed=3)
+    assert len(dm.train_set) == 20 * len(once.train_set)
+    batches = list(dm.train_dataloader())
+    assert sorted(w for b in batches for w in restored(b, dm.prepared.mask_index)) == sorted(windows * 20)
+    masks = {}
+    for batch in batches:
+        for window, labels in zip(restored(batch, dm.prepared.mask_index), batch.labels.tolist(), strict=True):
+            masks.setdefault(window, set()).add(tuple(label > 0 for label in labels[-len(window):]))
+    # 20 draws of a window of 2 or 3 items at mask rate 0.5 (at least one masked): all alike, p < 1e-4
+    longer = [patterns for window, patterns in masks.items() if len(window) >= 2]
+    assert len(longer) >= 2 and all(len(patterns) > 1 for patterns in longer), masks
+
+
+def test_cloze_copies_are_seeded_and_leave_causal_windows_alone():
+    def epoch(**kwargs):
+        return [(b.items.tolist(), b.labels.tolist()) for b in module(**kwargs).train_dataloader()]
+
+    assert epoch(objective="cloze", cloze_copies=4, seed=1) == epoch(objective="cloze", cloze_copies=4, seed=1)
+    assert epoch(objective="cloze", cloze_copies=4, seed=1) != epoch(objective="cloze", cloze_copies=4, seed=2)
+    assert epoch(cloze_copies=4, seed=1) == epoch(seed=1)  # causal windows: one per epoch, as before
+    assert len(module(objective="cloze").train_set) == 10 * len(module(objective="cloze", cloze_copies=1).train_set)
+    with pytest.raises(ValueError, match="copies"):
+        module(objective="cloze", cloze_copies=0)
+
+
 def test_training_order_is_seeded():
     first = [b.items.tolist() for b in module(seed=1).train_dataloader()]
     again = [b.items.tolist() for b in module(seed=1).train_dataloader()]

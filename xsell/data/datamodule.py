@@ -30,7 +30,12 @@ from xsell.data.sampler import LengthGroupedBatchSampler, ResumableDataLoader
 from xsell.data.schema import EventTypes
 from xsell.data.vocabulary import Vocabulary
 
-__all__ = ["EvaluationTargets", "SequenceDataModule", "TrainingWindows"]  # the data sets it wraps load from here too
+__all__ = ["CLOZE_COPIES", "EvaluationTargets", "SequenceDataModule", "TrainingWindows"]  # the data sets it wraps load from here too
+
+# Cloze training labels only the masked fifth of a window's positions, so each window enters an epoch this many
+# times, masked anew each time (the BERT4Rec paper's ``dupe_factor``): without it a small log (ML-100K, 943 users)
+# gives a few dozen steps per epoch and BERT4Rec stays at popularity for its first epochs.
+CLOZE_COPIES = 10
 
 
 class SequenceDataModule(pl_lightning.LightningDataModule):
@@ -42,6 +47,8 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         batch_size / eval_batch_size: training windows / evaluation targets per batch (per process).
         mask_prob: Cloze masking probability.
         mask_last_prob: Cloze only: share of training rows that hide only their last item (BERT4Rec paper).
+        cloze_copies: Cloze only: times each training window enters an epoch, masked anew each time (the BERT4Rec
+            paper's ``dupe_factor``); causal windows enter once.
         num_workers: loader worker processes. seed: seeds the training order and the Cloze masks.
         split / max_len / objective / window_stride / item_features / catalog_items / base_item_vocab /
             feedback / feedback_per_event / token_hash_buckets / context_features / user_features / segments /
@@ -61,6 +68,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         objective: Objective = "causal",
         mask_prob: float = 0.2,
         mask_last_prob: float = 0.0,
+        cloze_copies: int = CLOZE_COPIES,
         window_stride: int | None = None,
         item_features: Sequence[str] = (),
         catalog_items: bool = False,
@@ -91,6 +99,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.objective = objective
         self.mask_prob = mask_prob
         self.mask_last_prob = mask_last_prob
+        self.cloze_copies = cloze_copies
         self.options = dict(
             split=split, max_len=max_len, objective=objective, window_stride=window_stride,
             item_features=list(item_features), catalog_items=catalog_items, base_item_vocab=base_item_vocab,
@@ -114,7 +123,8 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         data = self.source if isinstance(self.source, Interactions) else self.source()
         self.prepared = prepare(data, **self.options)
         self.train_set = training_windows(self.prepared, mask_prob=self.mask_prob,
-                                          mask_last_prob=self.mask_last_prob, seed=self.seed)
+                                          mask_last_prob=self.mask_last_prob, seed=self.seed,
+                                          copies=self.cloze_copies if self.objective == "cloze" else 1)
         self.val_set = evaluation_targets(self.prepared, "validation")
         self.test_set = evaluation_targets(self.prepared, "test")
 

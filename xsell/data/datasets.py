@@ -30,7 +30,8 @@ class TrainingWindows(Dataset):
     position is replaced by ``mask_index`` with probability ``mask_prob`` (at least one per row, the last
     when the coin masks none) and labelled with the hidden item. With probability ``mask_last_prob`` a row
     instead hides only its last item: the BERT4Rec paper's extra samples that look like next-item prediction
-    (RecBole's ``ft_ratio``, drawn there per batch).
+    (RecBole's ``ft_ratio``, drawn there per batch). With ``copies`` (Cloze only), each window enters an epoch
+    that many times, masked anew each time: indices ``w, w + W, w + 2W, ...`` all read window ``w``.
 
     With ``feedback`` (causal only; ``packed`` must carry ``rows``), each input position also carries the
     survey answers given after its event (``feedback_items`` / ``feedback_helpful``, ``[B, L, K]``): the
@@ -53,6 +54,7 @@ class TrainingWindows(Dataset):
         feedback: EncodedFeedback | None = None,
         user_features: FeatureTable | None = None,
         stride: int | None = None,
+        copies: int = 1,
     ) -> None:
         self.stride = stride
         if feedback is not None and (objective != "causal" or packed.rows is None):
@@ -64,6 +66,7 @@ class TrainingWindows(Dataset):
         self.time_gaps = torch.from_numpy(packed.time_gaps.astype(np.int64))
         self.users = torch.from_numpy(packed.users.astype(np.int64))
         self.lengths = (self.items != PAD_INDEX).sum(1)  # [W]
+        self._copy(objective, copies)
         self.context = None if packed.context is None else torch.from_numpy(packed.context.astype(np.int64))
         self.user_features = None if user_features is None else torch.from_numpy(user_features.ids)
         self.features = None if features is None else torch.from_numpy(features.ids)
@@ -75,11 +78,19 @@ class TrainingWindows(Dataset):
         self.mask_last_prob = mask_last_prob
         self.generator = torch.Generator().manual_seed(seed)
 
+    def _copy(self, objective: Objective, copies: int) -> None:
+        """Enter each of the ``W`` windows ``copies`` times per epoch (``lengths`` becomes ``[copies * W]``)."""
+        if copies < 1 or (copies > 1 and objective != "cloze"):
+            raise ValueError(f"copies must be >= 1 (and 1 for {objective!r} windows: only Cloze masks differ "
+                             f"between copies), got {copies}")
+        self.windows = len(self.lengths)
+        self.lengths = self.lengths.repeat(copies)  # what the batch sampler shuffles and groups by
+
     def __len__(self) -> int:
-        return len(self.users)
+        return len(self.lengths)
 
     def __getitem__(self, index: list[int]) -> SequenceBatch:
-        index = torch.as_tensor(index)
+        index = torch.as_tensor(index) % self.windows
         width = max(int(self.lengths[index].max()), 2)
         items, events, gaps = _trim(width, self.items[index], self.events[index], self.time_gaps[index])
         context = None if self.context is None else self.context[index][:, -width:]  # [B, T, C]
@@ -170,13 +181,13 @@ class EvaluationTargets(Dataset):
 
 
 def training_windows(prepared: PreparedData, *, mask_prob: float = 0.2, mask_last_prob: float = 0.0,
-                     seed: int = 0) -> TrainingWindows:
+                     seed: int = 0, copies: int = 1) -> TrainingWindows:
     """The training windows of ``prepared`` for its objective (Cloze masking drawn from ``seed``)."""
     return TrainingWindows(
         prepared.windows, prepared.item_features, prepared.objective,
         mask_index=prepared.mask_index, mask_prob=mask_prob, mask_last_prob=mask_last_prob,
         seed=seed, feedback=prepared.feedback,
-        user_features=prepared.user_features, stride=prepared.window_stride,
+        user_features=prepared.user_features, stride=prepared.window_stride, copies=copies,
     )
 
 

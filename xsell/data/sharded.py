@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xsell.data.datamodule import SequenceDataModule
+from xsell.data.datamodule import CLOZE_COPIES, SequenceDataModule
 from xsell.data.datasets import EvaluationTargets, TrainingWindows
 from xsell.data.on_disk import PreparedLog, PrepareOptions, ensure_prepared, files_fingerprint
 from xsell.data.pipeline import SplitName
@@ -49,12 +49,13 @@ class MappedTrainingWindows(TrainingWindows):
 
     def __init__(self, packed: PackedSequences, lengths: np.ndarray, objective: Objective, *, mask_index: int = 0,
                  mask_prob: float = 0.2, mask_last_prob: float = 0.0, seed: int = 0,
-                 stride: int | None = None) -> None:
+                 stride: int | None = None, copies: int = 1) -> None:
         self.stride = stride
         self.feedback = self.rows = self.context = self.user_features = self.features = None
         self.items, self.events, self.time_gaps, self.users = (
             MappedRows(packed.items), MappedRows(packed.events), MappedRows(packed.time_gaps), MappedRows(packed.users))
         self.lengths = torch.from_numpy(np.asarray(lengths, dtype=np.int64))  # [W]
+        self._copy(objective, copies)
         self.objective = objective
         self.mask_index = mask_index
         self.mask_prob = mask_prob
@@ -110,8 +111,8 @@ class ShardedDataModule(SequenceDataModule):
             the shards (names, sizes, times) and the options are unchanged, rebuilt otherwise.
         columns: foreign column name -> canonical name.
         chunk_events: events per range of users prepared at once (memory grows with it).
-        split, max_len, batch_size, eval_batch_size, objective, mask_prob, mask_last_prob, window_stride,
-        event_types, drop_duplicates, session_gap_seconds, cutoff, validation_cutoff, num_workers, seed:
+        split, max_len, batch_size, eval_batch_size, objective, mask_prob, mask_last_prob, cloze_copies,
+        window_stride, event_types, drop_duplicates, session_gap_seconds, cutoff, validation_cutoff, num_workers, seed:
             as ``SequenceDataModule`` (cutoffs as times: a quantile needs the whole log).
 
     The options that need the whole log in memory (item / user / context features, feedback, k-core,
@@ -132,6 +133,7 @@ class ShardedDataModule(SequenceDataModule):
         objective: Objective = "causal",
         mask_prob: float = 0.2,
         mask_last_prob: float = 0.0,
+        cloze_copies: int = CLOZE_COPIES,
         window_stride: int | None = None,
         event_types: EventTypes | Sequence[str] | None = None,
         drop_duplicates: bool = True,
@@ -151,7 +153,8 @@ class ShardedDataModule(SequenceDataModule):
                               "catalog items or a warm start (use data=events)")
         super().__init__(_no_source, path=str(path), split=split, max_len=max_len, batch_size=batch_size,
                          eval_batch_size=eval_batch_size, objective=objective, mask_prob=mask_prob,
-                         mask_last_prob=mask_last_prob, window_stride=window_stride, event_types=event_types,
+                         mask_last_prob=mask_last_prob, cloze_copies=cloze_copies, window_stride=window_stride,
+                         event_types=event_types,
                          drop_duplicates=drop_duplicates, session_gap_seconds=session_gap_seconds,
                          num_workers=num_workers, seed=seed)
         self.cache_dir = Path(cache_dir) if cache_dir else Path(f"{Path(path).resolve()}.prepared")
@@ -186,6 +189,7 @@ class ShardedDataModule(SequenceDataModule):
         self.train_set = MappedTrainingWindows(
             on_disk.windows, on_disk.lengths["windows"], self.objective, mask_index=len(log.item_vocab),
             mask_prob=self.mask_prob, mask_last_prob=self.mask_last_prob, seed=self.seed, stride=self.window_stride,
+            copies=self.cloze_copies if self.objective == "cloze" else 1,
         )
         self.val_set = MappedEvaluationTargets(log, on_disk.validation, on_disk.lengths["validation"])
         self.test_set = MappedEvaluationTargets(log, on_disk.test, on_disk.lengths["test"])

@@ -1,7 +1,8 @@
 """BERT4Rec (Sun et al., CIKM 2019): a bidirectional transformer trained to fill in masked items.
 
 1. Training inputs are histories where random items were replaced by a [MASK] token (the data module's
-   Cloze objective); the model predicts the hidden items from both sides.
+   Cloze objective, each window masked anew ``cloze_copies`` times per epoch, 10 by default, as the paper's
+   ``dupe_factor``); the model predicts the hidden items from both sides.
 2. The encoder is the same pre-LN stack as SASRec without the causal mask (padding keys are hidden).
 3. A small head (dense, GELU, LayerNorm) maps the output at a masked position into item-vector space,
    scored against the tied item table.
