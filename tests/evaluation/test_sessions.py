@@ -66,3 +66,36 @@ def test_no_predictions():
     prefixes, targets = session_prefixes([[2], []], max_len=3)
     assert prefixes.shape == (0, 3) and targets.shape == (0,)
     assert evaluate_sessions(LastItemTable(), [[2]]) == {"predictions": 0.0}
+
+
+def test_a_held_out_users_split_evaluates_as_the_raw_sessions():
+    """The data module's test targets under ``held_out_users`` are exactly the sessions' next events: a real
+    (untrained) GRU4Rec scores the same through ``evaluate_scorer`` (seen items kept) and ``evaluate_sessions``."""
+    import polars as pl
+
+    from xsell.data.datamodule import SequenceDataModule
+    from xsell.data.interactions import Interactions
+    from xsell.data.splits import TEST
+    from xsell.evaluation.protocol import evaluate_scorer
+    from xsell.models import GRU4Rec
+
+    generator = torch.Generator().manual_seed(0)
+    rows = [(f"s{s:02d}", f"i{int(i)}", 100 * s + t)
+            for s in range(40) for t, i in enumerate(torch.randint(0, 12, (2 + s % 5,), generator=generator))]
+    events = pl.DataFrame(rows, schema=["user_id", "item_id", "timestamp"], orient="row")
+    dm = SequenceDataModule(Interactions(events, name="sessions"), split="held_out_users", held_out_fraction=0.2,
+                            max_len=8, eval_batch_size=3)
+    dm.setup()
+    torch.manual_seed(0)
+    model = GRU4Rec(dm.prepared.num_items, dim=8, max_len=8).eval()
+    expected = evaluate_scorer(model.score, dm.test_dataloader(), ks=(3, 5), exclude_seen=False)
+    split = dm.prepared.split
+    test_users = split.test.get_column("user_id").unique().sort()
+    sessions = [[dm.prepared.item_vocab.index(i) for i in split.events.filter(pl.col("user_id") == u)["item_id"]]
+                for u in test_users]
+    got = evaluate_sessions(model, sessions, ks=(3, 5))
+    assert got["predictions"] == split.test.height > 0
+    assert {k: got[k] for k in expected} == pytest.approx(expected)
+    # the last 20% of sessions by first event are the test sessions
+    assert test_users.to_list() == [f"s{s:02d}" for s in range(32, 40)]
+    assert set(split.events.filter(pl.col("part") == TEST)["user_id"]) <= set(test_users)
