@@ -2,7 +2,7 @@
 
     python benchmarks/gru4rec_official.py --setup-only                   # the peer's venv (numpy 1, pandas 2)
     python benchmarks/gru4rec_official.py --data synthetic               # grid on validation, then test
-    python benchmarks/gru4rec_official.py --data games --seeds 0 1 2
+    python benchmarks/gru4rec_official.py --data games --epochs 5 --seeds 0 --xsell-grid ce_lr0.01 sampled2048_a0.5
     python benchmarks/gru4rec_official.py --data synthetic --smoke --no-doc   # 1 epoch, 1 setting a side
 
 The official code is research-only licensed, so nothing of it is copied here: ``--peer`` names a checkout of
@@ -275,8 +275,10 @@ def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path) -> d
     runs = RUNS / name
     epochs = 1 if args.smoke else args.epochs
     cut = 20.0 if args.smoke else 0.0
-    grid_official = dict(list(GRIDS["official"].items())[:1 if args.smoke else None])
-    grid_xsell = dict(list(GRIDS["xsell"].items())[:1 if args.smoke else None])
+    grid_official = {k: GRIDS["official"][k] for k in args.official_grid or GRIDS["official"]}
+    grid_xsell = {k: GRIDS["xsell"][k] for k in args.xsell_grid or GRIDS["xsell"]}
+    if args.smoke:
+        grid_official, grid_xsell = dict([next(iter(grid_official.items()))]), dict([next(iter(grid_xsell.items()))])
     seed0 = args.seeds[0]
 
     official_grid = {}
@@ -415,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", choices=["synthetic", "games"], default=["synthetic"])
     parser.add_argument("--epochs", type=int, default=10, help="the peer's n_epochs, xsell's max_epochs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="final runs; the grid uses the first")
+    parser.add_argument("--official-grid", nargs="+", choices=list(GRIDS["official"]), default=None,
+                        help="the peer's settings to try on validation (default: all)")
+    parser.add_argument("--xsell-grid", nargs="+", choices=list(GRIDS["xsell"]), default=None,
+                        help="xsell's settings to try on validation (default: all)")
     parser.add_argument("--smoke", action="store_true", help="1 epoch, one setting a side, xsell epochs cut at 20 s")
     parser.add_argument("--peer", type=Path, default=None, help="a checkout of the official code (default: the mirror)")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
