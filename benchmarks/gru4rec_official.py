@@ -326,6 +326,22 @@ def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path) -> d
     }
 
 
+def follow_up(name: str, args: argparse.Namespace, workdir: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """xsell settings tried after a comparison, on validation only (seed of the grid), to explain a gap: kept
+    apart from the grid (``xsell.follow_up``), never chosen for the final runs and never read on test."""
+    data, data_overrides = load_data(name, args.data_dir, workdir)
+    data_overrides = [*data_overrides, "data.split=held_out_users", f"++data.held_out_fraction={HELD_OUT_FRACTION}"]
+    done = record["xsell"].setdefault("follow_up", {})
+    for label in args.follow_up:
+        print(f"[{name}] xsell follow-up {label} (validation)", flush=True)
+        run = run_xsell([*data_overrides, *XSELL_BASE, *GRIDS["xsell"][label]], RUNS / name / "xsell" / f"follow_{label}",
+                        epochs=record["epochs"], seed=record["seeds"][0], epoch_cut_s=0.0)
+        run["metrics"].pop("test")  # validation only
+        done[label] = run
+        print(f"    {run['metrics']['valid']} epoch {run['median_epoch_s']:.1f}s", flush=True)
+    return record
+
+
 def summarise(tests: list[dict[str, float]], epoch_s: list[float]) -> dict[str, Any]:
     """Mean and spread (sample standard deviation; 0 for one seed) of the final runs' test metrics."""
     out: dict[str, Any] = {"runs": len(tests), "median_epoch_s": _median(epoch_s)}
@@ -392,6 +408,13 @@ def render(results: dict[str, Any]) -> str:
             cells = [f"`{label}` {g['metrics']['valid']['recall@20']:.4f} / {g['metrics']['valid']['mrr@20']:.4f} / "
                      f"{_num(g['median_epoch_s'], 1)}" for label, g in r[side]["grid"].items()]
             lines.append(f"- {name} {side}: " + "; ".join(cells))
+    follow = [(name, label, g) for name, r in results["data"].items()
+              for label, g in r["xsell"].get("follow_up", {}).items()]
+    if follow:
+        lines += ["", "xsell follow-ups (after the comparison, validation only, never chosen):", ""]
+        lines += [f"- {name} `{label}`: Recall@20 {g['metrics']['valid']['recall@20']:.4f}, MRR@20 "
+                  f"{g['metrics']['valid']['mrr@20']:.4f}, median epoch {_num(g['median_epoch_s'], 1)} s"
+                  for name, label, g in follow]
     lines += ["", "Split sizes:", ""]
     for name, r in results["data"].items():
         sp = r["split"]
@@ -421,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the peer's settings to try on validation (default: all)")
     parser.add_argument("--xsell-grid", nargs="+", choices=list(GRIDS["xsell"]), default=None,
                         help="xsell's settings to try on validation (default: all)")
+    parser.add_argument("--follow-up", nargs="+", choices=list(GRIDS["xsell"]), default=None,
+                        help="after a comparison: only these xsell settings, on validation only (kept apart)")
     parser.add_argument("--smoke", action="store_true", help="1 epoch, one setting a side, xsell epochs cut at 20 s")
     parser.add_argument("--peer", type=Path, default=None, help="a checkout of the official code (default: the mirror)")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
@@ -447,7 +472,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.data:
             workdir = Path(tmp) / name
             workdir.mkdir()
-            results["data"][name] = compare(name, args, peer, workdir)
+            if args.follow_up:
+                results["data"][name] = follow_up(name, args, workdir, results["data"][name])
+            else:
+                results["data"][name] = compare(name, args, peer, workdir)
             results_path.parent.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=2))
     block = render(results)
