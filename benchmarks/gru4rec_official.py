@@ -101,6 +101,8 @@ GRIDS: dict[str, dict[str, Any]] = {
         "ce_lr0.01_drop0.45_bias": ["loss=ce", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                     "model.output_bias=true"],
         "sampled2048_a0.5": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.2"],
+        "sampled2048_a0.5_drop0.45_bias": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                                           "model.output_bias=true"],
     },
 }
 
@@ -389,19 +391,20 @@ def render(results: dict[str, Any]) -> str:
              "unchanged as a peer; nothing of it is in xsell.", "",
              f"- Latest command: `{results['command']}`",
              f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, load average at start "
-             f"{m['load_average_at_start']} (another training ran beside these runs); date {results['date']}",
+             f"{m['load_average_at_start']} (other jobs shared the two cores); date {results['date']}",
              f"- xsell {m['xsell_commit']}: Python {m['python']}, torch {m['torch']}, Lightning "
              f"{m['pytorch_lightning']}, polars {m['polars']}",
              f"- Peer {v.get('peer')} {v.get('peer_commit', '?')[:10]} ({v.get('peer_commit_date', '?')[:10]}), "
              f"venv: Python {v['python']}, torch {v['torch']}, numpy {v['numpy']}, pandas {v['pandas']}", "",
+             "Test metrics: mean ± sample standard deviation over the seeds.", "",
              "| data | side | chosen setting (validation) | epochs | seeds | test Recall@20 | test MRR@20 | "
              "median epoch s |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for name, r in results["data"].items():
         for side, label in (("official", "official"), ("xsell", "xsell")):
             s = r[side]["summary"]
             lines.append(f"| {name} | {label} | `{r[side]['chosen']}` | {r['epochs']} | {s['runs']} | "
-                         f"{s['recall@20']:.4f} ± {s['recall@20_std']:.4f} | {s['mrr@20']:.4f} ± "
-                         f"{s['mrr@20_std']:.4f} | {_num(s['median_epoch_s'], 1)} |")
+                         f"{_mean_spread(s, 'recall@20')} | {_mean_spread(s, 'mrr@20')} | "
+                         f"{_num(s['median_epoch_s'], 1)} |")
     lines += ["", "Validation grids (seed 0; Recall@20 / MRR@20 / median epoch s):", ""]
     for name, r in results["data"].items():
         for side in ("official", "xsell"):
@@ -429,6 +432,12 @@ def render(results: dict[str, Any]) -> str:
                   f"- {name} xsell: `{r['xsell']['final'][0]['command']}`"]
     lines += ["", end]
     return "\n".join(lines)
+
+
+def _mean_spread(summary: dict[str, Any], metric: str) -> str:
+    """``mean ± std`` over the seeds, the mean alone for one seed."""
+    spread = f" ± {summary[metric + '_std']:.4f}" if summary["runs"] > 1 else ""
+    return f"{summary[metric]:.4f}{spread}"
 
 
 def _num(value: float | None, digits: int) -> str:
