@@ -11,6 +11,7 @@ from xsell.data.splits import (
     LeakageError,
     Split,
     check_no_leakage,
+    held_out_users,
     leave_last_session_out,
     leave_one_out,
     temporal_split,
@@ -147,3 +148,38 @@ def test_property_temporal_never_leaks(frame, cutoff, targets):
 @given(logs, st.integers(1, 20))
 def test_property_last_session_never_leaks(frame, gap):
     assert_no_leak(leave_last_session_out(frame, gap_seconds=gap))
+
+
+# Users by first event: p (t=1), q (2), r (3), s (4), t (5); with fraction 0.2 one test user (t), one
+# validation user (s), three training users (p, q, r) whose items are a, b, c, d.
+SESSIONS = pl.DataFrame({
+    "user_id": list("pppqqrrsssstt"),
+    "item_id": list("abcabdcaebdca"),
+    "timestamp": [1, 6, 7, 2, 8, 3, 9, 4, 10, 11, 12, 5, 13],
+})
+
+
+def test_held_out_users_by_eye():
+    split = held_out_users(SESSIONS, fraction=0.2)
+    # s's "e" (no training event has it) is dropped from its history and targets; the first remaining
+    # event of a held-out user is history only, every later one a target
+    assert parts(split) == {"p": [0, 0, 0], "q": [0, 0], "r": [0, 0], "s": [3, 1, 1], "t": [3, 2]}
+    assert split.validation.get_column("item_id").to_list() == ["b", "d"]
+    assert split.test.get_column("item_id").to_list() == ["a"]
+    assert split.train.height == 7
+    # the history of s's last target is its two earlier remaining events
+    last = split.validation.filter(pl.col("item_id") == "d")
+    assert split.history(last).get_column("item_id").to_list() == ["a", "b"]
+    check_no_leakage(split)
+
+
+def test_held_out_users_can_keep_unseen_items():
+    split = held_out_users(SESSIONS, fraction=0.2, drop_unseen_items=False)
+    assert parts(split)["s"] == [3, 1, 1, 1]
+    assert split.validation.get_column("item_id").to_list() == ["e", "b", "d"]
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 0.05])
+def test_held_out_users_rejects_fractions_that_leave_a_part_empty(fraction):
+    with pytest.raises(ValueError, match="held_out_users"):
+        held_out_users(SESSIONS, fraction=fraction)

@@ -12,6 +12,7 @@ from xsell.data.splits import (
     LeakageError,
     Split,
     check_no_leakage,
+    held_out_users,
     leave_last_session_out,
     leave_one_out,
     temporal_split,
@@ -21,7 +22,8 @@ from xsell.data.vocabulary import Vocabulary
 
 __all__ = [
     "EventTypes", "Interactions", "LeakageError", "PreparedData", "SequenceBatch", "SequenceDataModule",
-    "Split", "Vocabulary", "add_positions", "check_no_leakage", "dedupe", "k_core", "leave_last_session_out",
+    "Split", "Vocabulary", "add_positions", "check_no_leakage", "dedupe", "held_out_users", "k_core",
+    "leave_last_session_out",
     "leave_one_out", "prepare", "prepare_split", "read_atomic", "read_events", "read_feedback",
     "read_sasrec_txt", "scan_event_shards", "sessionize", "synthetic_shop", "temporal_split",
 ]

@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sasrec-txt", help="SASRec-style 'user item' text file instead of the synthetic shop")
     parser.add_argument("--events", help="parquet/CSV event log with canonical column names")
     parser.add_argument("--split", default="leave_one_out",
-                        choices=["leave_one_out", "leave_last_session_out", "temporal"])
+                        choices=["leave_one_out", "leave_last_session_out", "temporal", "held_out_users"])
     parser.add_argument("--cutoff", type=float, default=0.9, help="temporal split: quantile or epoch seconds")
     parser.add_argument("--max-len", type=int, default=50)
     parser.add_argument("--min-user-events", type=int, default=0)

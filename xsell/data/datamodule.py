@@ -53,7 +53,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         split / max_len / objective / window_stride / item_features / catalog_items / base_item_vocab /
             feedback / feedback_per_event / token_hash_buckets / context_features / user_features / segments /
             event_types / min_user_events / min_item_events / drop_duplicates / session_gap_seconds / cutoff /
-            validation_cutoff: how the data is prepared, passed to :func:`xsell.data.prepared.prepare`.
+            validation_cutoff / held_out_fraction: how the data is prepared, passed to :func:`xsell.data.prepared.prepare`.
     """
 
     def __init__(
@@ -86,6 +86,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         session_gap_seconds: int | None = None,
         cutoff: int | float | datetime | None = None,
         validation_cutoff: int | float | datetime | None = None,
+        held_out_fraction: float = 0.1,
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
@@ -107,7 +108,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
             context_features=list(context_features), user_features=list(user_features), segments=segments,
             event_types=event_types, min_user_events=min_user_events, min_item_events=min_item_events,
             drop_duplicates=drop_duplicates, session_gap_seconds=session_gap_seconds, cutoff=cutoff,
-            validation_cutoff=validation_cutoff,
+            validation_cutoff=validation_cutoff, held_out_fraction=held_out_fraction,
         )
         self.num_workers = num_workers
         self.seed = seed

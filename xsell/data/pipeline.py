@@ -10,9 +10,16 @@ import polars as pl
 from xsell.data.interactions import Interactions
 from xsell.data.preprocess import add_positions, dedupe, k_core, require_rows, sessionize
 from xsell.data.schema import validate_interactions
-from xsell.data.splits import Split, check_no_leakage, leave_last_session_out, leave_one_out, temporal_split
+from xsell.data.splits import (
+    Split,
+    check_no_leakage,
+    held_out_users,
+    leave_last_session_out,
+    leave_one_out,
+    temporal_split,
+)
 
-SplitName = Literal["leave_one_out", "temporal", "leave_last_session_out"]
+SplitName = Literal["leave_one_out", "temporal", "leave_last_session_out", "held_out_users"]
 
 
 def prepare_split(
@@ -25,6 +32,7 @@ def prepare_split(
     session_gap_seconds: int | None = None,
     cutoff: int | float | datetime | None = None,
     validation_cutoff: int | float | datetime | None = None,
+    held_out_fraction: float = 0.1,
 ) -> Split:
     """Clean a data set and split it, raising ``EmptyDataError`` if a step leaves nothing.
 
@@ -36,6 +44,7 @@ def prepare_split(
         session_gap_seconds: sessionise by inactivity gap when the log has no ``session_id`` (and for
             ``leave_last_session_out``).
         cutoff / validation_cutoff: the temporal split's cutoffs (epoch seconds, datetime or quantile).
+        held_out_fraction: ``held_out_users``: the share of users held out for test, and again for validation.
     """
     events = validate_interactions(data.events, data.name)
     if drop_duplicates:
@@ -59,8 +68,11 @@ def prepare_split(
         result = temporal_split(ordered_frame, cutoff, validation_cutoff=validation_cutoff)
     elif split == "leave_last_session_out":
         result = leave_last_session_out(ordered_frame, gap_seconds=session_gap_seconds or 1800)
+    elif split == "held_out_users":
+        result = held_out_users(ordered_frame, fraction=held_out_fraction)
     else:
-        raise ValueError(f"unknown split {split!r}; expected leave_one_out, temporal or leave_last_session_out")
+        raise ValueError(f"unknown split {split!r}; expected leave_one_out, temporal, leave_last_session_out or "
+                         "held_out_users")
     require_rows(result.events.filter(pl.col("part") == 0), data.name, f"the {split} split (training part)")
     check_no_leakage(result)
     return result

@@ -170,12 +170,14 @@ def prepare(
     session_gap_seconds: int | None = None,
     cutoff: int | float | datetime | None = None,
     validation_cutoff: int | float | datetime | None = None,
+    held_out_fraction: float = 0.1,
 ) -> PreparedData:
     """Split, encode and pack a data set; the same arguments give equal values.
 
     Args:
         data: what a reader or the synthetic shop returned.
-        split: ``leave_one_out`` (default), ``temporal`` (needs ``cutoff``) or ``leave_last_session_out``.
+        split: ``leave_one_out`` (default), ``temporal`` (needs ``cutoff``), ``leave_last_session_out`` or
+            ``held_out_users`` (whole users held out, every next event of theirs a target).
         max_len: history length fed to the model.
         objective: ``causal`` (every position predicts the next item) or ``cloze`` (masked items).
         window_stride: causal training windows are laid back every ``window_stride`` events (default
@@ -204,7 +206,7 @@ def prepare(
             the training part only, so a segment never uses an evaluation event.
         event_types: the event vocabulary (default ``view``, ``cart``, ``purchase``).
         min_user_events / min_item_events / drop_duplicates / session_gap_seconds / cutoff /
-            validation_cutoff: passed to :func:`xsell.data.pipeline.prepare_split`.
+            validation_cutoff / held_out_fraction: passed to :func:`xsell.data.pipeline.prepare_split`.
 
     Raises ``EmptyDataError`` when the split yields no training window, validation or test target.
     """
@@ -216,7 +218,7 @@ def prepare(
     item_features, user_features = list(item_features), list(user_features)
     parts = prepare_split(data, split=split, drop_duplicates=drop_duplicates, min_user_events=min_user_events,
                           min_item_events=min_item_events, session_gap_seconds=session_gap_seconds, cutoff=cutoff,
-                          validation_cutoff=validation_cutoff)
+                          validation_cutoff=validation_cutoff, held_out_fraction=held_out_fraction)
     if segments is not None:  # computed on training events only
         data = replace(data, users=_join_users(data.users, segments(parts.train, data.items)))
     item_vocab = _item_vocabulary(data, parts, base_item_vocab, catalog_items)

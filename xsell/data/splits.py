@@ -15,7 +15,7 @@ from typing import Literal
 import polars as pl
 
 from xsell.data.preprocess import POSITION, add_positions, sessionize
-from xsell.data.schema import SESSION, TIMESTAMP, USER
+from xsell.data.schema import ITEM, SESSION, TIMESTAMP, USER
 from xsell.errors import EmptyDataError, XsellError
 
 PART = "part"
@@ -33,7 +33,7 @@ class Split:
     Attributes:
         events: the whole log in chronological order per user, with ``position`` and ``part``
             (0 train, 1 validation target, 2 test target, 3 held out: later than training, not a target).
-        protocol: ``"leave_one_out"``, ``"temporal"`` or ``"leave_last_session_out"``.
+        protocol: ``"leave_one_out"``, ``"temporal"``, ``"leave_last_session_out"`` or ``"held_out_users"``.
         cutoff: the time cutoff of a temporal split (nothing at or after it is used for training).
     """
 
@@ -155,6 +155,44 @@ def leave_last_session_out(
         .otherwise(TRAIN)
     )
     return Split(_with_part(frame, part), "leave_last_session_out")
+
+
+def held_out_users(
+    events: pl.DataFrame | pl.LazyFrame, *, fraction: float = 0.1, drop_unseen_items: bool = True
+) -> Split:
+    """Session-based protocol: whole users (sessions) are held out, and every next event of theirs is a target.
+
+    Users are ordered by their first event (then by id); the last ``fraction`` of them are test users, the
+    ``fraction`` before those validation users, and every event of the others is a training event. A held-out
+    user's first event is history only (``HELD_OUT``); each later one is a target predicted from the events
+    before it, as in the GRU4Rec papers' evaluation (a session's state starts from nothing). With
+    ``drop_unseen_items`` the held-out users' events whose item no training event has are removed first, from
+    the histories as well as the targets, as the official GRU4Rec evaluation filters its test set.
+
+    Raises ``ValueError`` when ``fraction`` is not in (0, 0.5) or leaves a part without users.
+    """
+    if not 0.0 < fraction < 0.5:
+        raise ValueError(f"held_out_users needs a fraction in (0, 0.5), got {fraction}")
+    frame = _ordered(events)
+    first = frame.group_by(USER).agg(pl.col(TIMESTAMP).min().alias("_first")).sort(["_first", USER])
+    n_users = first.height
+    n_held = round(fraction * n_users)
+    if n_held < 1 or n_users - 2 * n_held < 1:
+        raise ValueError(f"held_out_users with fraction {fraction} of {n_users} users leaves a part without users")
+    rank = first.with_columns(pl.int_range(pl.len()).alias("_rank")).select(USER, "_rank")
+    role = (
+        pl.when(pl.col("_rank") >= n_users - n_held).then(TEST)
+        .when(pl.col("_rank") >= n_users - 2 * n_held).then(VALIDATION)
+        .otherwise(TRAIN)
+    )
+    frame = frame.join(rank, on=USER, how="left", maintain_order="left").with_columns(role.alias("_role"))
+    if drop_unseen_items:
+        trained = frame.filter(pl.col("_role") == TRAIN).get_column(ITEM).unique()
+        frame = frame.filter((pl.col("_role") == TRAIN) | pl.col(ITEM).is_in(trained.implode()))
+        frame = frame.with_columns(pl.int_range(pl.len()).over(USER).cast(pl.Int32).alias(POSITION))
+    part = pl.when(pl.col("_role") == TRAIN).then(TRAIN).when(pl.col(POSITION) == 0).then(HELD_OUT).otherwise(
+        pl.col("_role"))
+    return Split(_with_part(frame, part).drop("_rank", "_role"), "held_out_users")
 
 
 def check_no_leakage(split: Split) -> None:
