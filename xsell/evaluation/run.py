@@ -28,7 +28,7 @@ from xsell.evaluation.blocked import DotProductScorer
 from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.report import EvaluationReport, comparison_table, evaluate
 from xsell.runs import RunDir
-from xsell.training.builders import build_baseline
+from xsell.training.builders import build_baseline, instantiate_baseline
 from xsell.training.checkpoint import load_checkpoint_model
 
 
@@ -56,7 +56,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     elif cfg.get("baselines"):
         datamodule = instantiate(cfg.data)
         datamodule.setup()
-        scorer = fit_baseline(instantiate(cfg.baselines), datamodule.prepared)
+        scorer = fit_baseline(instantiate_baseline(cfg.baselines, cfg.exclude_seen), datamodule.prepared)
         name = type(scorer).__name__
         score = scorer.score
     else:

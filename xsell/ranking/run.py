@@ -23,7 +23,7 @@ from xsell.evaluation.protocol import seen_items_label
 from xsell.evaluation.report import comparison_table, evaluate
 from xsell.ranking.serving import write_hybrid_bundle
 from xsell.runs import RunDir
-from xsell.training.builders import build_baseline
+from xsell.training.builders import build_baseline, instantiate_baseline
 
 
 def rank_run(cfg: DictConfig) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def rank_run(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     data = datamodule.prepared
-    hybrid = instantiate(cfg.baselines).fit(data.log, item_features=data.item_features)
+    hybrid = instantiate_baseline(cfg.baselines, cfg.exclude_seen).fit(data.log, item_features=data.item_features)
     options = dict(ks=tuple(cfg.ks), exclude_seen=cfg.exclude_seen, seed=cfg.seed,
                    batch_size=datamodule.eval_batch_size)
     pop = MostPopular().fit(data.log).score

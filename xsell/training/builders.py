@@ -7,6 +7,7 @@ the same thing everywhere.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,14 @@ def input_spec(inputs: DictConfig, data: PreparedData) -> InputSpec:
 def baseline_names() -> list[str]:
     """The baselines shipped as configs (``configs/baselines/<name>.yaml``)."""
     return sorted(p.stem for p in (Path(CONFIG_DIR) / BASELINE_GROUP).glob("*.yaml"))
+
+
+def instantiate_baseline(node: Any, exclude_seen: bool) -> Any:
+    """An unfitted baseline from a ``configs/baselines`` node; one that learns from the protocol (the hybrid's
+    ranker: ``exclude_seen``) is given the run's."""
+    if "exclude_seen" in inspect.signature(get_class(node._target_)).parameters:
+        return instantiate(node, exclude_seen=exclude_seen)
+    return instantiate(node)
 
 
 def build_baseline(name: str) -> Any:
