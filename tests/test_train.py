@@ -21,8 +21,8 @@ from xsell.models.base import SequenceModel
 from xsell.nn.losses import NextItemLoss
 from xsell.training.builders import CONFIG_DIR as CONFIG_PATH
 from xsell.training.builders import build_datamodule
-from xsell.training.fitting import train
 from xsell.training.checkpoint_file import read_checkpoint
+from xsell.training.fitting import train
 
 CONFIG_DIR = Path(CONFIG_PATH)
 SHRINK = ["data.source.n_events=3000", "trainer.max_epochs=1", "model.dim=16", "++trainer.limit_train_batches=2",
