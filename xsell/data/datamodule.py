@@ -117,6 +117,12 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self._train_position: dict[str, int] | None = None  # restored from a checkpoint, for the next loader
 
     # -- Lightning hooks ---------------------------------------------------------------------------
+    @property
+    def window_copies(self) -> int:
+        """How often each training window enters an epoch: ``cloze_copies`` for Cloze windows (masked anew
+        each time), once for causal ones."""
+        return self.cloze_copies if self.objective == "cloze" else 1
+
     def setup(self, stage: str | None = None) -> None:
         """Prepare the data once (later calls do nothing) and wrap it in data sets."""
         if self.prepared is not None:
@@ -125,7 +131,7 @@ class SequenceDataModule(pl_lightning.LightningDataModule):
         self.prepared = prepare(data, **self.options)
         self.train_set = training_windows(self.prepared, mask_prob=self.mask_prob,
                                           mask_last_prob=self.mask_last_prob, seed=self.seed,
-                                          copies=self.cloze_copies if self.objective == "cloze" else 1)
+                                          copies=self.window_copies)
         self.val_set = evaluation_targets(self.prepared, "validation")
         self.test_set = evaluation_targets(self.prepared, "test")
 

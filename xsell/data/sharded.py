@@ -189,7 +189,7 @@ class ShardedDataModule(SequenceDataModule):
         self.train_set = MappedTrainingWindows(
             on_disk.windows, on_disk.lengths["windows"], self.objective, mask_index=len(log.item_vocab),
             mask_prob=self.mask_prob, mask_last_prob=self.mask_last_prob, seed=self.seed, stride=self.window_stride,
-            copies=self.cloze_copies if self.objective == "cloze" else 1,
+            copies=self.window_copies,
         )
         self.val_set = MappedEvaluationTargets(log, on_disk.validation, on_disk.lengths["validation"])
         self.test_set = MappedEvaluationTargets(log, on_disk.test, on_disk.lengths["test"])
