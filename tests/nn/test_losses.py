@@ -99,6 +99,32 @@ def test_sampled_softmax_logq_by_hand(monkeypatch):
     assert loss(hidden, torch.tensor([2]), items).item() == pytest.approx(math.log(2.0), rel=1e-6)
 
 
+def test_sampled_softmax_in_batch_candidates_and_expected_counts(monkeypatch):
+    hidden, labels, items = case(num_items=6, rows=3)
+    labels = torch.tensor([2, 3, 2])
+    loss = SampledSoftmax(num_negatives=2, proposal="popularity", in_batch=True)
+    loss.prepare(torch.tensor([0.0, 0.0, 4.0, 3.0, 2.0, 1.0]))  # p = q = counts / 10 over items 2..5
+    negatives = torch.tensor([5, 3])
+    monkeypatch.setattr(loss, "sample", lambda shape, n, device: (negatives, loss.probabilities[negatives].log()))
+    # candidates 2, 3, 5; each enters M p + K q times in expectation: 3 * .4 + 2 * .4, 3 * .3 + 2 * .3, 3 * .1 + 2 * .1
+    candidates = torch.tensor([2, 3, 5])
+    logits = hidden @ items[candidates].T - torch.tensor([2.0, 1.5, 0.5]).log()
+    torch.testing.assert_close(loss(hidden, labels, items), F.cross_entropy(logits, torch.tensor([0, 1, 0])))
+    loss.logq_correction = False
+    torch.testing.assert_close(loss(hidden, labels, items),
+                               F.cross_entropy(hidden @ items[candidates].T, torch.tensor([0, 1, 0])))
+
+
+def test_sampled_softmax_in_batch_merges_a_shared_target(monkeypatch):
+    # All logits equal: the loss is log(number of distinct candidates). Two rows with target 2 and one draw (3)
+    # give candidates {2, 3}: log 2, not log 3 (the other row's identical target is not a negative).
+    loss = SampledSoftmax(num_negatives=1, proposal="uniform", logq_correction=False, in_batch=True)
+    monkeypatch.setattr(loss, "sample", lambda shape, n, device: (torch.tensor([3]), torch.zeros(1)))
+    hidden, items = torch.zeros(2, 4), torch.randn(5, 4)
+    assert loss(hidden, torch.tensor([2, 2]), items).item() == pytest.approx(math.log(2.0), rel=1e-6)
+    assert loss(hidden, torch.tensor([2, 4]), items).item() == pytest.approx(math.log(3.0), rel=1e-6)
+
+
 def test_sampled_negatives_follow_the_proposal_and_skip_padding():
     torch.manual_seed(0)
     loss = SampledSoftmax(num_negatives=4000, proposal="popularity")

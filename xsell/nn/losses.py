@@ -112,6 +112,16 @@ class FullSoftmaxCE(NextItemLoss):
         return _ChunkedSoftmaxCE.apply(hidden, labels, weights.float(), items, self.chunk_rows)
 
 
+def training_frequencies(item_counts: Tensor) -> Tensor:
+    """``[N]`` training counts -> the share of training targets each item is (padding and unknown: 0;
+    uniform over the known items when nothing was counted)."""
+    counts = item_counts.double().clamp(min=0)
+    counts[:FIRST_INDEX] = 0.0
+    if counts.sum() <= 0:
+        counts[FIRST_INDEX:] = 1.0
+    return (counts / counts.sum()).float()
+
+
 class _NegativeSampler(NextItemLoss):
     """Draws negatives uniformly (or from ``counts ** alpha``) over known items; keeps log-probabilities."""
 
@@ -148,18 +158,33 @@ class _NegativeSampler(NextItemLoss):
 class SampledSoftmax(_NegativeSampler):
     """Cross-entropy over the target and ``num_negatives`` negatives shared by the batch, with logQ correction.
 
+    With ``in_batch`` the candidates are also the batch's other targets, as in the official GRU4Rec (its
+    "mini-batch plus shared samples" negatives): the distinct items among the ``M`` targets and the ``K``
+    draws, so another row's identical target is the same candidate, never a false negative. Each candidate
+    ``j`` then enters ``Q(j) = M p(j) + K q(j)`` times in expectation (``p``: training frequencies, ``q``: the
+    proposal), and logQ subtracts ``log Q(j)``; without ``in_batch`` it subtracts ``log q(j)``.
+
     Args:
         num_negatives: negatives per batch. proposal: ``uniform`` or ``popularity`` (``counts ** alpha``).
         logq_correction: subtract ``log Q(item)`` from every logit (the target's too).
+        in_batch: the batch's targets are negatives of the other rows too.
     """
 
     def __init__(self, num_negatives: int = 1024, proposal: str = "popularity", alpha: float = 1.0,
-                 logq_correction: bool = True) -> None:
+                 logq_correction: bool = True, in_batch: bool = False) -> None:
         super().__init__(num_negatives, proposal, alpha)
         self.logq_correction = logq_correction
+        self.in_batch = in_batch
+        self.register_buffer("frequencies", torch.empty(0), persistent=False)
+
+    def prepare(self, item_counts: Tensor) -> None:
+        super().prepare(item_counts)
+        self.frequencies = training_frequencies(item_counts).to(self.frequencies.device)
 
     def forward(self, hidden: Tensor, labels: Tensor, items: Tensor) -> Tensor:
         negatives, log_q = self.sample((self.num_negatives,), items.shape[0], hidden.device)  # [K]
+        if self.in_batch:
+            return self._with_batch_targets(hidden, labels, items, negatives)
         positive = (hidden * items[labels]).sum(-1, keepdim=True)  # [M, 1]
         negative = hidden @ items[negatives].T  # [M, K]
         if self.logq_correction:
@@ -169,6 +194,20 @@ class SampledSoftmax(_NegativeSampler):
         negative = negative.masked_fill(negatives.unsqueeze(0) == labels.unsqueeze(1), float("-inf"))  # hits
         logits = torch.cat([positive, negative], dim=1)  # [M, 1 + K]
         return F.cross_entropy(logits, torch.zeros_like(labels))
+
+    def _with_batch_targets(self, hidden: Tensor, labels: Tensor, items: Tensor, negatives: Tensor) -> Tensor:
+        rows, num_items = labels.shape[0], items.shape[0]
+        if rows == 0:
+            return (hidden.sum() + items.sum()) * 0.0
+        candidates, inverse = torch.unique(torch.cat([labels, negatives]), return_inverse=True)  # [C], [M + K]
+        logits = hidden @ items[candidates].T  # [M, C]
+        if self.logq_correction:
+            if self.frequencies.numel() != num_items:  # never prepared: uniform frequencies
+                self.prepare(torch.ones(num_items))
+            expected = (rows * self.frequencies.to(hidden.device)[candidates]
+                        + negatives.numel() * self._ensure(num_items, hidden.device)[candidates])  # [C]
+            logits = logits - expected.clamp(min=1e-12).log().unsqueeze(0)
+        return F.cross_entropy(logits, inverse[:rows])
 
 
 class BinaryCrossEntropy(_NegativeSampler):
@@ -240,11 +279,7 @@ class InBatchSoftmax(NextItemLoss):
         return self.log_temperature.exp().clamp(min=self.min_temperature)
 
     def prepare(self, item_counts: Tensor) -> None:
-        counts = item_counts.double().clamp(min=0)
-        counts[:FIRST_INDEX] = 0.0
-        if counts.sum() <= 0:
-            counts[FIRST_INDEX:] = 1.0
-        self.frequencies = (counts / counts.sum()).float().to(self.frequencies.device)
+        self.frequencies = training_frequencies(item_counts).to(self.frequencies.device)
 
     def sample(self, num: int, num_items: int, device: torch.device) -> Tensor:
         """``num`` uniform draws over the known items ``2 .. num_items - 1``."""
