@@ -27,7 +27,16 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, package_version, update_doc  # noqa: E402
+from environment import (  # noqa: E402
+    DEFAULT_DATA_DIR,
+    ROOT,
+    machine_info,
+    markers,
+    merge_rows,
+    package_version,
+    update_doc,
+    write_results,
+)
 
 from xsell.evaluation.protocol import evaluate_scorer  # noqa: E402
 from xsell.evaluation.report import evaluate  # noqa: E402
@@ -214,11 +223,9 @@ def main() -> None:
         earlier = json.loads(RESULTS.read_text())
         for run in runs:
             run.update(command=command, date=date, machine=machine)
-        ran = {(r["dataset"], r["baseline"], r["exclude_seen"]) for r in runs}
-        kept = [r for r in earlier["runs"] if (r["dataset"], r["baseline"], r["exclude_seen"]) not in ran]
-        results = {**earlier, "runs": kept + runs}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        results = {**earlier, "runs": merge_rows(earlier["runs"], runs,
+                                                 lambda r: (r["dataset"], r["baseline"], r["exclude_seen"]))}
+    write_results(RESULTS, results)
     update_doc(SECTION, TITLE, render(results))
     print(render(results))
 

@@ -26,7 +26,7 @@ from typing import Any
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, train_in_subprocess  # noqa: E402
+from environment import ROOT, machine_info, train_in_subprocess, write_results  # noqa: E402
 from sequence_models import collect_run  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "beauty_reproduction.json"
@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["test_ndcg@10"] = summary([r["test"]["ndcg@10"] for r in rows])
         entry["test_recall@10"] = summary([r["test"]["recall@10"] for r in rows])
         results[args.experiment] = entry
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        write_results(RESULTS, results)
         print(f"{args.experiment} seed {seed}: test ndcg@10 {metrics['test']['ndcg@10']:.4f} recall@10 "
               f"{metrics['test']['recall@10']:.4f} (published {PUBLISHED[args.experiment]['ndcg@10']} / "
               f"{PUBLISHED[args.experiment]['recall@10']})", flush=True)

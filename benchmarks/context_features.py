@@ -21,14 +21,13 @@ Writes ``benchmarks/results/context_features.json`` and the ``context_features``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc, write_results  # noqa: E402
 
 SECTION = "context_features"
 TITLE = "## Context and segment features (issue 7)"
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     block = render(results)
     if not args.no_doc:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2))
+        write_results(RESULTS, results)
         update_doc(SECTION, TITLE, block)
     print(block)
     return 0

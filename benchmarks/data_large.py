@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info  # noqa: E402
+from environment import ROOT, machine_info, write_results  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "data_large.json"
 MAX_LEN = 50
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     results["target_met"] = peak_gb < TARGET_RSS_GB
     print(json.dumps(results["prepare"], indent=2), file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     return 0
 
 

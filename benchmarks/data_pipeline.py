@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "data_pipeline.json"
 SECTION = "data_pipeline"
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         results["tasks"][task] = {"label": labels[task], **_summarise(task, runs)}
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     block = render_markdown(results)
     if not args.no_doc:
         update_doc(SECTION, SECTION_TITLE, block)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc, write_results  # noqa: E402
 
 SECTION = "ddp_scale"
 TITLE = "## Data-parallel training: one process and two"
@@ -112,7 +112,7 @@ def main() -> None:
         "runs": runs,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS, results)
     print(json.dumps(runs, indent=2))
     if not args.no_doc:
         update_doc(SECTION, TITLE, render(results), doc=DOC)

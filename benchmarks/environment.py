@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Hashable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -75,6 +76,23 @@ def machine_info(watched: str = "xsell") -> dict[str, Any]:
         "xsell_commit": git("rev-parse", "--short", "HEAD"),
         "xsell_modified": bool(dirty) if dirty is not None else None,
     }
+
+
+def write_results(path: Path, results: Any, **dump: Any) -> None:
+    """Write ``results`` as indented JSON to ``path`` through a temporary file and a rename, so a benchmark
+    killed while writing leaves the previous file whole; ``dump`` goes to ``json.dumps`` (e.g. ``default``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(results, indent=2, **dump) + "\n")
+    temporary.replace(path)
+
+
+def merge_rows(earlier: list[dict[str, Any]], new: list[dict[str, Any]],
+               key: Callable[[dict[str, Any]], Hashable]) -> list[dict[str, Any]]:
+    """A partial rerun's rows replace the earlier rows with the same ``key``; the others stay, each with the
+    command and machine that made it."""
+    ran = {key(row) for row in new}
+    return [row for row in earlier if key(row) not in ran] + new
 
 
 def run_xsell_train(name: str, arguments: list[str]) -> str:

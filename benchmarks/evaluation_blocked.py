@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 from xsell.data.batch import SequenceBatch  # noqa: E402
 from xsell.evaluation.blocked import ITEM_BLOCK, blocked_target_ranks  # noqa: E402
@@ -165,7 +165,7 @@ def main() -> None:
     print(json.dumps(results["run"], indent=2))
     if args.no_doc:
         return
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS, results)
     update_doc(SECTION, TITLE, render(results), doc=DOC)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 SECTION = "evaluation_scale"
 TITLE = "## Evaluation at scale (issue 4)"
@@ -173,7 +173,7 @@ def main() -> None:
         "runs": runs,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS, results)
     update_doc(SECTION, TITLE, render(results))
     print(render(results))
 

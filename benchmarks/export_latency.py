@@ -24,7 +24,6 @@ Writes ``benchmarks/results/export_latency.json`` and the ``export_latency`` blo
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import statistics
 import sys
@@ -39,7 +38,7 @@ import torch
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 from xsell.data.datasets import evaluation_targets  # noqa: E402
 from xsell.data.prepared import prepare  # noqa: E402
@@ -154,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "parity": {part: {name: r.to_dict() for name, r in results.items()} for part, results in parity.items()},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS, results)
     block = render(results)
     if not args.no_doc:
         update_doc(SECTION, TITLE, block)

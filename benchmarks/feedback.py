@@ -23,7 +23,6 @@ history's last item, over test targets whose last history item is of an antecede
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -38,7 +37,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 from xsell.data.schema import ANCHOR, EVENT, ITEM, RECOMMENDED, TIMESTAMP, USER  # noqa: E402
 from xsell.data.survey import ANSWER_DELAY_SECONDS, answer_survey  # noqa: E402
@@ -178,7 +177,7 @@ def main() -> None:
                "size": size, "seed": SEED, "total_seconds": round(time.perf_counter() - started, 1),
                "runs": results}
     out = RESULTS.with_name("feedback_quick.json") if args.quick else RESULTS
-    out.write_text(json.dumps(payload, indent=2))
+    write_results(out, payload)
     print(f"-> {out} ({payload['total_seconds']:.0f} s)")
     if not args.quick:
         update_doc(SECTION, TITLE, render(payload))

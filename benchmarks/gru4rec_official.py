@@ -50,7 +50,7 @@ from typing import Any
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 SECTION = "gru4rec_official"
 TITLE = "## GRU4Rec: xsell vs the official PyTorch implementation (session-based protocol)"
@@ -103,6 +103,16 @@ GRIDS: dict[str, dict[str, Any]] = {
         "sampled2048_a0.5": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.2"],
         "sampled2048_a0.5_drop0.45_bias": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                            "model.output_bias=true"],
+        # the peer's negatives (the batch's targets plus the shared samples), its output bias and dropout
+        "official_negatives": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5", "module.optimizer.lr=0.01",
+                               "model.dropout=0.45", "model.output_bias=true"],
+        # ... and about the peer's number of updates per epoch (its batches are 240 events, xsell's 64 histories)
+        "official_negatives_b16": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5", "module.optimizer.lr=0.01",
+                                   "model.dropout=0.45", "model.output_bias=true", "data.batch_size=16"],
+        # ... and the peer's optimizer (Adagrad at its learning rate)
+        "official_negatives_adagrad": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5",
+                                       "module.optimizer._target_=torch.optim.Adagrad", "module.optimizer.lr=0.065",
+                                       "model.dropout=0.45", "model.output_bias=true"],
     },
 }
 
@@ -486,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 results["data"][name] = compare(name, args, peer, workdir)
             results_path.parent.mkdir(parents=True, exist_ok=True)
-            results_path.write_text(json.dumps(results, indent=2))
+            write_results(results_path, results)
     block = render(results)
     if not (args.no_doc or args.smoke):
         update_doc(SECTION, TITLE, block)

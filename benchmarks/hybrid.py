@@ -34,7 +34,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, package_version  # noqa: E402
+from environment import DEFAULT_DATA_DIR, ROOT, machine_info, merge_rows, package_version, write_results  # noqa: E402
 
 from xsell.baselines import AssociationRules, ItemKNN, MostPopular  # noqa: E402
 from xsell.evaluation.protocol import seen_items_label  # noqa: E402
@@ -177,11 +177,10 @@ def main() -> None:
                                                 args.modes, exclude_seen),
                                     "seconds": time.perf_counter() - start})
         # after each data set; rows of data sets not run this time stay, each with its own command and machine
-        others = [d for d in earlier if d["dataset"] not in args.datasets]
         for d in results["datasets"]:
             d.update(command=results["command"], date=results["date"], machine=machine)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps({**results, "datasets": others + results["datasets"]}, indent=2) + "\n")
+        write_results(args.output, {**results, "datasets": merge_rows(earlier, results["datasets"],
+                                                                      lambda d: d["dataset"])})
     for d in results["datasets"]:
         print(f"{d['dataset']}: ItemKNN {d['itemknn']['ndcg@10']:.4f}  pop {d['pop']['ndcg@10']:.4f}  hybrid "
               f"{d['hybrid_ndcg10_mean']:.4f} +- {d['hybrid_ndcg10_std']:.4f} ({d['chosen']})")

@@ -53,7 +53,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, package_version, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, package_version, update_doc, write_results  # noqa: E402
 
 from xsell.data.datamodule import SequenceDataModule  # noqa: E402
 from xsell.data.schema import FIRST_INDEX  # noqa: E402
@@ -398,7 +398,7 @@ def main() -> None:
     def report(name: str, value: dict[str, Any]) -> None:
         results[name] = value
         print(name, json.dumps(value, indent=1, default=str), flush=True)
-        args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")  # a late failure keeps the rest
+        write_results(args.out, results, default=str)  # a late failure keeps the rest
 
     datamodule, data = data_step(args)
     report("data", {k: v for k, v in data.items() if k != "summary"})

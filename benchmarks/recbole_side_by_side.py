@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import pytorch_lightning as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -719,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
             record = compare(name, TASKS[name], args, Path(tmp))
             results["tasks"][name] = record
             results_path.parent.mkdir(parents=True, exist_ok=True)
-            results_path.write_text(json.dumps(results, indent=2))
+            write_results(results_path, results)
             q = record["ratios"]
             print(f"[{name}] xsell/RecBole throughput {_num(q['throughput_xsell_over_recbole'], 2)}x, test eval "
                   f"speed-up {_num(q['test_eval_speedup_recbole_s_over_xsell_s'], 2)}x", flush=True)

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc  # noqa: E402
+from environment import DEFAULT_DATA_DIR, ROOT, machine_info, markers, update_doc, write_results  # noqa: E402
 
 SECTION = "retrieval"
 TITLE = "## Retrieval: FAISS indexes, two-tower cold start (issue 5)"
@@ -419,7 +419,7 @@ def main() -> None:
                 "cross-entropy).")
         results[part] = info
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        write_results(RESULTS, results)
     update_doc(SECTION, TITLE, render(results))
 
 

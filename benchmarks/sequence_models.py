@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc  # noqa: E402
+from environment import ROOT, machine_info, markers, train_in_subprocess, update_doc, write_results  # noqa: E402
 
 SECTION = "sequence_models"
 TITLE = "## Sequence models (issue 3)"
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics["loss"] = LOSS_NAMES.get(loss_class, loss_class)
         results["runs"][name] = metrics
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2))
+        write_results(RESULTS, results)
         print(f"{name}: test ndcg@10 {metrics['test'].get('ndcg@10'):.4f} recall@10 "
               f"{metrics['test'].get('recall@10'):.4f} in {metrics['train_seconds']:.0f} s", flush=True)
     if not args.no_doc:
