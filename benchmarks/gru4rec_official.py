@@ -103,6 +103,9 @@ GRIDS: dict[str, dict[str, Any]] = {
         "sampled2048_a0.5": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.2"],
         "sampled2048_a0.5_drop0.45_bias": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                            "model.output_bias=true"],
+        # item vectors started small, as the peer's (about N(0, 0.01) on Games)
+        "sampled_bias_init0.01": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                                  "model.output_bias=true", "model.init_std=0.01"],
         # the peer's negatives (the batch's targets plus the shared samples), its output bias and dropout
         "official_negatives": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5", "module.optimizer.lr=0.01",
                                "model.dropout=0.45", "model.output_bias=true"],

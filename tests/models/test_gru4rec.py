@@ -1,5 +1,6 @@
 import warnings
 
+import pytest
 import torch
 
 from tests.models import common
@@ -28,3 +29,15 @@ def test_both_encode_paths_equal_the_packed_run_at_the_last_item():
             static = common.encode(torch.jit.script(model), items, events, gaps)  # the static path
         torch.testing.assert_close(common.encode(model, items, events, gaps), packed_last, atol=1e-6, rtol=0)
         torch.testing.assert_close(static, packed_last, atol=1e-6, rtol=0)
+
+
+def test_init_std_sets_the_item_table_and_keeps_padding_zero():
+    torch.manual_seed(0)
+    default = GRU4Rec(2000, dim=32, max_len=5)
+    small = GRU4Rec(2000, dim=32, max_len=5, init_std=0.01)
+    table = small.input.items.ids.weight
+    assert table[1:].std().item() == pytest.approx(0.01, rel=0.05)
+    assert default.input.items.ids.weight[1:].std().item() == pytest.approx(32**-0.5, rel=0.05)
+    assert table[0].abs().max().item() == 0.0
+    separate = GRU4Rec(2000, dim=32, max_len=5, init_std=0.01, output_table="separate")
+    assert separate.output_items.weight[1:].std().item() == pytest.approx(0.01, rel=0.05)

@@ -26,6 +26,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from xsell.models.base import SequenceInput, SequenceModel
 from xsell.models.inputs import InputSpec
 from xsell.nn.embeddings import RequestFeatures
+from xsell.nn.transformer import normal_init
 
 
 class GRU4Rec(SequenceModel):
@@ -35,6 +36,8 @@ class GRU4Rec(SequenceModel):
         inputs: the data's sizes (:class:`xsell.models.inputs.InputSpec`). dim: item-vector size ``D``.
         hidden: GRU state size (defaults to ``dim``). layers: stacked GRU layers.
         dropout: embedding dropout. hidden_dropout: dropout on the GRU output.
+        init_std: initialise the input embeddings (and a separate output table) ``N(0, init_std)``; None keeps
+            ``N(0, 1/D)``. The official code starts its item table near ``U(-s, s)``, ``s = sqrt(6 / (N + D))``.
         output_table: ``tied`` (the official implementation's ``constrained_embedding``), ``separate`` or
             ``offset`` (``SequenceModel.set_output_table``). output_bias: a learned per-item score bias
             (``SequenceModel.set_output_table``; representations and item vectors then have ``D + 1`` columns).
@@ -49,6 +52,7 @@ class GRU4Rec(SequenceModel):
         layers: int = 1,
         dropout: float = 0.2,
         hidden_dropout: float = 0.0,
+        init_std: float | None = None,
         output_table: str = "tied",
         output_bias: bool = False,
         **sizes: Any,
@@ -62,7 +66,9 @@ class GRU4Rec(SequenceModel):
         self.output_dropout = nn.Dropout(hidden_dropout)
         self.project = nn.Linear(hidden, dim) if hidden != dim else nn.Identity()
         self.request = RequestFeatures(dim, inputs.context_specs, inputs.user_specs)
-        self.set_output_table(output_table, inputs.num_items, dim, bias=output_bias)
+        if init_std is not None:
+            normal_init(self.input, init_std)
+        self.set_output_table(output_table, inputs.num_items, dim, std=init_std, bias=output_bias)
 
     def history_output(self, items: Tensor, events: Tensor, time_gaps: Tensor) -> Tensor:
         x = self.input(items, events, time_gaps)  # [B, L, D]
