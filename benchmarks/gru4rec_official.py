@@ -106,6 +106,16 @@ GRIDS: dict[str, dict[str, Any]] = {
         # item vectors started small, as the peer's (about N(0, 0.01) on Games)
         "sampled_bias_init0.01": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                   "model.output_bias=true", "model.init_std=0.01"],
+        # short windows: gradients through at most 20 steps (the peer back-propagates through one)
+        "sampled_bias_len20": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                               "model.output_bias=true", "data.max_len=20"],
+        "sampled_bias_len10": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                               "model.output_bias=true", "data.max_len=10"],
+        "sampled_bias_len50": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                               "model.output_bias=true", "data.max_len=50"],
+        # windows of 20 laid every 10 events: each target sees at least 11 events
+        "sampled_bias_len20_stride10": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                                        "model.output_bias=true", "data.max_len=20", "data.window_stride=10"],
         # the peer's negatives (the batch's targets plus the shared samples), its output bias and dropout
         "official_negatives": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5", "module.optimizer.lr=0.01",
                                "model.dropout=0.45", "model.output_bias=true"],
@@ -279,7 +289,17 @@ def recheck_xsell_test(run_dir: Path, checkpoint: str, split: Any) -> dict[str, 
 
 
 # -- one data set ------------------------------------------------------------------------------------------
-def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path) -> dict[str, Any]:
+def reusable(earlier: dict[str, Any] | None, side: str, epochs: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Validation runs of an earlier comparison of this data set (its grid and follow-ups) with the same epochs
+    and grid seed: the same measurement a rerun would make, so ``--reuse-grid`` takes them instead."""
+    if not earlier or earlier.get("smoke") or earlier.get("epochs") != epochs:
+        return {}
+    runs = {**earlier[side].get("grid", {}), **earlier[side].get("follow_up", {})}
+    return {label: run for label, run in runs.items() if run.get("seed") == seed}
+
+
+def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path,
+            earlier: dict[str, Any] | None = None) -> dict[str, Any]:
     from xsell.data.pipeline import prepare_split
 
     data, data_overrides = load_data(name, args.data_dir, workdir)
@@ -295,9 +315,13 @@ def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path) -> d
     if args.smoke:
         grid_official, grid_xsell = dict([next(iter(grid_official.items()))]), dict([next(iter(grid_xsell.items()))])
     seed0 = args.seeds[0]
+    reuse = {side: reusable(earlier, side, epochs, seed0) if args.reuse_grid else {} for side in ("official", "xsell")}
 
     official_grid = {}
     for label, params in grid_official.items():
+        if label in reuse["official"]:
+            official_grid[label] = reuse["official"][label]
+            continue
         print(f"[{name}] official {label} (validation)", flush=True)
         official_grid[label] = run_official(params, peer=peer, venv=args.venv, workdir=workdir, tests=["valid.tsv"],
                                             seed=seed0, epochs=epochs, log=runs / "official" / f"grid_{label}.log")
@@ -305,6 +329,9 @@ def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path) -> d
               flush=True)
     xsell_grid = {}
     for label, overrides in grid_xsell.items():
+        if label in reuse["xsell"]:
+            xsell_grid[label] = {**reuse["xsell"][label], "metrics": {"valid": reuse["xsell"][label]["metrics"]["valid"]}}
+            continue
         print(f"[{name}] xsell {label} (validation)", flush=True)
         xsell_grid[label] = run_xsell([*data_overrides, *XSELL_BASE, *overrides], runs / "xsell" / f"grid_{label}",
                                       epochs=epochs, seed=seed0, epoch_cut_s=cut)
@@ -337,7 +364,9 @@ def compare(name: str, args: argparse.Namespace, peer: Path, workdir: Path) -> d
                                           [r["median_epoch_s"] for r in official_final])},
         "xsell": {"grid": xsell_grid, "chosen": best_xsell, "final": xsell_final,
                   "summary": summarise([r["metrics"]["test"] for r in xsell_final],
-                                       [r["median_epoch_s"] for r in xsell_final])},
+                                       [r["median_epoch_s"] for r in xsell_final]),
+                  "follow_up": {label: run for label, run in reuse["xsell"].items()
+                                if label not in xsell_grid and earlier and label in earlier["xsell"].get("follow_up", {})}},
     }
 
 
@@ -468,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="xsell's settings to try on validation (default: all)")
     parser.add_argument("--follow-up", nargs="+", choices=list(GRIDS["xsell"]), default=None,
                         help="after a comparison: only these xsell settings, on validation only (kept apart)")
+    parser.add_argument("--reuse-grid", action="store_true",
+                        help="take grid points already measured (grid or follow-up, same epochs and seed) from the "
+                             "results instead of rerunning them")
     parser.add_argument("--smoke", action="store_true", help="1 epoch, one setting a side, xsell epochs cut at 20 s")
     parser.add_argument("--peer", type=Path, default=None, help="a checkout of the official code (default: the mirror)")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
@@ -497,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.follow_up:
                 results["data"][name] = follow_up(name, args, workdir, results["data"][name])
             else:
-                results["data"][name] = compare(name, args, peer, workdir)
+                results["data"][name] = compare(name, args, peer, workdir, results["data"].get(name))
             results_path.parent.mkdir(parents=True, exist_ok=True)
             write_results(results_path, results)
     block = render(results)
