@@ -111,6 +111,8 @@ GRIDS: dict[str, dict[str, Any]] = {
                                "model.output_bias=true", "data.max_len=20"],
         "sampled_bias_len10": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                "model.output_bias=true", "data.max_len=10"],
+        "sampled_bias_len5": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
+                              "model.output_bias=true", "data.max_len=5"],
         "sampled_bias_len50": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                "model.output_bias=true", "data.max_len=50"],
         # windows of 20 laid every 10 events: each target sees at least 11 events

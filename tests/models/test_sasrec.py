@@ -32,6 +32,19 @@ def test_paper_block_is_causal_and_scripts():
     assert paper().encoder.blocks[1].ffn[0].weight.shape == (common.DIM, common.DIM)
 
 
+def test_sasrec_layout_keeps_the_contract():
+    """The paper's block layout (queries normalised, keys and values not): causal, padding-invariant, scriptable,
+    with scaled inputs and a final LayerNorm."""
+    def paper(**options) -> SASRec:
+        return build(layout="sasrec", ffn_mult=1, activation="relu", init_std=0.02, **options)
+
+    common.check_causal(paper)
+    common.check_left_padding_invariance(paper)
+    common.check_scripts(paper)
+    model = paper()
+    assert model.input.scale == common.DIM**0.5 and model.encoder.norm_first
+
+
 def test_unknown_layout_is_rejected():
     import pytest
 

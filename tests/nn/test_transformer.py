@@ -62,3 +62,35 @@ def test_paper_feed_forward_is_square_relu():
         assert not torch.equal(TransformerBlock(8, 2, 0.0, ffn_mult=1).ffn[1](x), x.clamp(min=0))  # GELU
     with pytest.raises(ValueError, match="activation"):
         TransformerBlock(dim=8, heads=2, dropout=0.0, activation="swish")
+
+
+def test_sasrec_block_normalises_queries_only():
+    """``q = LN1(x)``, ``y = LN2(q + attn(q, x, x))``, ``y + ffn(y)``, computed here by hand from the block's
+    weights (one head, causal); the last-position path gives the last row."""
+    import math
+
+    from xsell.nn.transformer import TransformerBlock, attention_mask
+
+    torch.manual_seed(0)
+    dim = 8
+    block = TransformerBlock(dim=dim, heads=1, dropout=0.0, ffn_mult=1, layout="sasrec", activation="relu").eval()
+    with torch.no_grad():
+        for norm in (block.attention_norm, block.ffn_norm):  # LayerNorm weights away from (1, 0)
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 4, dim) * 3 + 1
+    items = torch.tensor([[0, 5, 6, 7], [4, 5, 6, 7]])
+    mask = attention_mask(items, causal=True)
+    with torch.no_grad():
+        q = block.attention_norm(x)
+        w, b = block.attention.qkv.weight, block.attention.qkv.bias
+        queries, keys, values = q @ w[:dim].T + b[:dim], x @ w[dim:2 * dim].T + b[dim:2 * dim], x @ w[2 * dim:].T + b[2 * dim:]
+        scores = (queries @ keys.transpose(1, 2) / math.sqrt(dim)).masked_fill(~mask[:, 0], float("-inf"))
+        attended = block.attention.out(scores.softmax(-1) @ values)
+        y = block.ffn_norm(q + attended)
+        expected = y + block.ffn(y)
+        torch.testing.assert_close(block(x, mask), expected)
+        torch.testing.assert_close(block(x, mask, last_only=True), expected[:, -1:])
+        pre_ln = TransformerBlock(dim=dim, heads=1, dropout=0.0, ffn_mult=1, activation="relu").eval()
+        pre_ln.load_state_dict(block.state_dict())
+        assert not torch.allclose(pre_ln(x, mask), expected, atol=1e-3)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from xsell.models.base import SequenceInput, SequenceModel
 from xsell.models.inputs import InputSpec
 from xsell.nn.embeddings import RequestFeatures
-from xsell.nn.transformer import TransformerEncoder, normal_init, transformer_layout
+from xsell.nn.transformer import TransformerEncoder, check_layout, normal_init
 
 
 class TransformerSequenceModel(SequenceModel):
@@ -33,8 +33,10 @@ class TransformerSequenceModel(SequenceModel):
             positions), event types, time gaps, item features, request context and user features); or the
             item count with those sizes as keywords (``SASRec(1000, dim=64, max_len=50)``).
         dim: hidden size ``D``. layers / heads / dropout: transformer shape.
-        layout: ``pre_ln`` (default: sqrt(D)-scaled item vectors, pre-LN blocks, final LayerNorm) or ``post_ln``
-            (RecBole's: unscaled inputs, input LayerNorm, post-LN blocks).
+        layout: ``pre_ln`` (default: sqrt(D)-scaled item vectors, pre-LN blocks, final LayerNorm), ``post_ln``
+            (RecBole's: unscaled inputs, input LayerNorm, post-LN blocks) or ``sasrec`` (the SASRec paper's code
+            and the SASRec+ reference: scaled inputs, blocks that normalise only the queries, final LayerNorm;
+            see :class:`xsell.nn.transformer.TransformerBlock`).
         init_std: initialise the input embeddings, the encoder and the head ``N(0, init_std)`` (BERT/RecBole:
             0.02); None keeps the defaults (item vectors ``N(0, 1/D)``, PyTorch's Linear initialisation).
         ffn_mult / activation: the blocks' feed-forward width (``ffn_mult * D``) and non-linearity: 4x GELU
@@ -66,10 +68,10 @@ class TransformerSequenceModel(SequenceModel):
         super().__init__()
         inputs = InputSpec.of(inputs, **sizes)
         self.max_len = inputs.max_len
-        self.input = SequenceInput(inputs, dim, dropout, extra_tokens=self.extra_tokens, scale=layout == "pre_ln")
-        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=self.causal,
-                                          norm_first=transformer_layout(layout), ffn_mult=ffn_mult,
-                                          activation=activation)
+        self.input = SequenceInput(inputs, dim, dropout, extra_tokens=self.extra_tokens,
+                                   scale=check_layout(layout) != "post_ln")
+        self.encoder = TransformerEncoder(dim, layers, heads, dropout, causal=self.causal, layout=layout,
+                                          ffn_mult=ffn_mult, activation=activation)
         self.head = self.output_head(dim)
         self.request = RequestFeatures(dim, inputs.context_specs, inputs.user_specs)
         if init_std is not None:

@@ -1,7 +1,9 @@
-"""The transformer encoder of SASRec and BERT4Rec (pre-LN by default, post-LN on request), its attention
-masks, and the small-normal initialisation of BERT and RecBole."""
+"""The transformer encoder of SASRec and BERT4Rec (pre-LN by default; post-LN or the SASRec paper's block on
+request), its attention masks, and the small-normal initialisation of BERT and RecBole."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -34,18 +36,22 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(dim, dim)
         self.dropout = dropout
 
-    def forward(self, x: Tensor, mask: Tensor, last_only: bool = False) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor, last_only: bool = False, keys: Optional[Tensor] = None) -> Tensor:  # noqa: UP045 - TorchScript reads Optional[...]
         """``x`` ``[B, L, D]``, ``mask`` ``[B, 1, L, L]`` -> ``[B, L, D]``, or ``[B, 1, D]`` for the last query
-        only (``last_only``: keys and values still come from every position)."""
+        only (``last_only``: keys and values still come from every position). ``keys`` ``[B, L, D]``: keys and
+        values come from it instead of ``x`` (queries still from ``x``)."""
         batch, length, dim = x.size(0), x.size(1), x.size(2)
         head_dim = dim // self.heads
-        if last_only:
-            q = F.linear(x[:, -1:], self.qkv.weight[:dim], self.qkv.bias[:dim])  # [B, 1, D]
-            q = q.view(batch, 1, self.heads, head_dim).transpose(1, 2)  # [B, H, 1, D/H]
-            kv = F.linear(x, self.qkv.weight[dim:], self.qkv.bias[dim:])  # [B, L, 2D]
+        if last_only or keys is not None:
+            queries = x[:, -1:] if last_only else x
+            q = F.linear(queries, self.qkv.weight[:dim], self.qkv.bias[:dim])  # [B, Q, D]
+            q = q.view(batch, queries.size(1), self.heads, head_dim).transpose(1, 2)  # [B, H, Q, D/H]
+            source = x if keys is None else keys
+            kv = F.linear(source, self.qkv.weight[dim:], self.qkv.bias[dim:])  # [B, L, 2D]
             kv = kv.view(batch, length, 2, self.heads, head_dim).permute(2, 0, 3, 1, 4)
             k, v = kv[0], kv[1]  # [B, H, L, D/H] each
-            mask = mask[:, :, -1:]  # [B, 1, 1, L]
+            if last_only:
+                mask = mask[:, :, -1:]  # [B, 1, 1, L]
         else:
             qkv = self.qkv(x).view(batch, length, 3, self.heads, head_dim).permute(2, 0, 3, 1, 4)
             q, k, v = qkv[0], qkv[1], qkv[2]  # [B, H, L, D/H] each
@@ -57,17 +63,27 @@ class SelfAttention(nn.Module):
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
-class TransformerBlock(nn.Module):
-    """``x + attn(LN(x))`` then ``x + ffn(LN(x))`` (pre-LN, ``norm_first``), or ``LN(x + attn(x))`` then
-    ``LN(x + ffn(x))`` (post-LN, the original transformer's and BERT's); a feed-forward of width
-    ``ffn_mult * D`` with ``activation`` (BERT: 4x GELU; the SASRec paper: 1x ReLU)."""
+LAYOUTS = ("pre_ln", "post_ln", "sasrec")
 
-    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4, norm_first: bool = True,
+
+class TransformerBlock(nn.Module):
+    """One block in one of three layouts, with a feed-forward of width ``ffn_mult * D`` and ``activation``
+    (BERT: 4x GELU; the SASRec paper: 1x ReLU):
+
+    - ``pre_ln``: ``x + attn(LN(x))`` then ``x + ffn(LN(x))``;
+    - ``post_ln`` (the original transformer's and BERT's): ``LN(x + attn(x))`` then ``LN(x + ffn(x))``;
+    - ``sasrec`` (the SASRec paper's code and the SASRec+ reference): only the queries are normalised,
+      ``q = LN(x)``, ``y = q + attn(queries q, keys and values x)``, then ``z = LN(y)``, ``z + ffn(z)``.
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int = 4, layout: str = "pre_ln",
                  activation: str = "gelu") -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.norm_first = norm_first
+        check_layout(layout)
+        self.norm_first = layout == "pre_ln"
+        self.raw_keys = layout == "sasrec"
         self.attention_norm = nn.LayerNorm(dim)
         self.attention = SelfAttention(dim, heads, dropout)
         self.ffn_norm = nn.LayerNorm(dim)
@@ -80,6 +96,11 @@ class TransformerBlock(nn.Module):
     def forward(self, x: Tensor, mask: Tensor, last_only: bool = False) -> Tensor:
         """``[B, L, D]`` -> ``[B, L, D]``, or ``[B, 1, D]``: the last position only (``last_only``), which is
         all that inference needs from the top block."""
+        if self.raw_keys:
+            q = self.attention_norm(x)  # [B, L, D]
+            residual = q[:, -1:] if last_only else q
+            y = self.ffn_norm(residual + self.dropout(self.attention(q, mask, last_only, keys=x)))
+            return y + self.dropout(self.ffn(y))
         residual = x[:, -1:] if last_only else x
         if self.norm_first:
             x = residual + self.dropout(self.attention(self.attention_norm(x), mask, last_only))
@@ -89,19 +110,20 @@ class TransformerBlock(nn.Module):
 
 
 class TransformerEncoder(nn.Module):
-    """A stack of blocks, causal or bidirectional: pre-LN blocks then a final LayerNorm (``norm_first``), or
-    a LayerNorm on the input then post-LN blocks (RecBole's SASRec and BERT4Rec layout)."""
+    """A stack of blocks (``TransformerBlock``'s layouts), causal or bidirectional: pre-LN and SASRec blocks
+    end with a final LayerNorm, post-LN blocks start with one on the input (RecBole's SASRec and BERT4Rec)."""
 
     def __init__(self, dim: int, layers: int, heads: int, dropout: float, causal: bool,
-                 norm_first: bool = True, ffn_mult: int = 4, activation: str = "gelu") -> None:
+                 layout: str = "pre_ln", ffn_mult: int = 4, activation: str = "gelu") -> None:
         super().__init__()
+        check_layout(layout)
         self.causal = causal
-        self.norm_first = norm_first
+        self.norm_first = layout != "post_ln"  # the LayerNorm comes last, not first
         self.blocks = nn.ModuleList(
-            TransformerBlock(dim, heads, dropout, ffn_mult=ffn_mult, norm_first=norm_first, activation=activation)
+            TransformerBlock(dim, heads, dropout, ffn_mult=ffn_mult, layout=layout, activation=activation)
             for _ in range(layers)
         )
-        self.norm = nn.LayerNorm(dim)  # final (pre-LN) or input (post-LN) LayerNorm
+        self.norm = nn.LayerNorm(dim)  # final (pre-LN, SASRec) or input (post-LN) LayerNorm
 
     def forward(self, x: Tensor, items: Tensor, last_only: bool = False) -> Tensor:
         """``x`` ``[B, L, D]`` embedded inputs, ``items`` ``[B, L]`` (for the padding mask) -> ``[B, L, D]``;
@@ -115,11 +137,11 @@ class TransformerEncoder(nn.Module):
         return self.norm(x) if self.norm_first else x
 
 
-def transformer_layout(layout: str) -> bool:
-    """``pre_ln`` -> True, ``post_ln`` -> False (the ``norm_first`` flag); anything else is an error."""
-    if layout not in ("pre_ln", "post_ln"):
-        raise ValueError(f"layout must be 'pre_ln' or 'post_ln', got {layout!r}")
-    return layout == "pre_ln"
+def check_layout(layout: str) -> str:
+    """``layout`` if it is one of ``LAYOUTS``; anything else is an error."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+    return layout
 
 
 def normal_init(module: nn.Module, std: float) -> None:
