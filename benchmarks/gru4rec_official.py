@@ -417,9 +417,11 @@ NOTES = [
     "embedding, xsell's `output_table: tied`). The peer trains session-parallel mini-batches with truncated "
     "BPTT of one step, cross-entropy over the batch's targets plus 2048 popularity^alpha negatives with logQ "
     "correction, a per-item output bias and Adagrad; xsell trains windows of up to `max_len` events "
-    "(synthetic 50, Games 200) with full BPTT in the window, AdamW with warm-up and cosine decay, and the loss "
-    "and dropout its grid picked. Epoch seconds: training only, one thread each (`OMP_NUM_THREADS=1`, "
-    "xsell `threads=1`).",
+    "(synthetic 50, Games 200 unless the setting says `data.max_len`) with full BPTT in the window, AdamW with "
+    "warm-up and cosine decay, and the loss, dropout and window its grid picked. Short windows (`_len5`, "
+    "`_len10`, `_len20`) bound back-propagation through time as the peer's one-step truncation does; they also "
+    "bound the history the model reads when it predicts. Epoch seconds: training only, one thread each "
+    "(`OMP_NUM_THREADS=1`, xsell `threads=1`).",
     "Selection: each side's grid on validation Recall@20 (seed 0); the peer trains a fixed number of epochs "
     "(its run.py has no early stopping), xsell keeps its best validation epoch within the same maximum. The "
     "peer's weights always start from `np.random.seed(42)` (its compatibility mode); its seed (torch, set by "
