@@ -16,7 +16,7 @@ def test_post_ln_layout_with_small_normal_init():
     common.check_left_padding_invariance(post_ln)
     common.check_scripts(post_ln)
     model = post_ln()
-    assert model.input.scale == 1.0 and not model.encoder.norm_first
+    assert model.input.scale == 1.0 and not model.encoder.final_norm
     weight = model.encoder.blocks[0].attention.qkv.weight
     assert abs(weight.std().item() - 0.02) < 0.003 and model.encoder.blocks[0].attention.qkv.bias.abs().max() == 0
     assert model.input.items.ids.weight[0].abs().max() == 0  # padding row stays zero
@@ -42,7 +42,7 @@ def test_sasrec_layout_keeps_the_contract():
     common.check_left_padding_invariance(paper)
     common.check_scripts(paper)
     model = paper()
-    assert model.input.scale == common.DIM**0.5 and model.encoder.norm_first
+    assert model.input.scale == common.DIM**0.5 and model.encoder.final_norm
 
 
 def test_unknown_layout_is_rejected():

@@ -118,7 +118,7 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         check_layout(layout)
         self.causal = causal
-        self.norm_first = layout != "post_ln"  # the LayerNorm comes last, not first
+        self.final_norm = layout != "post_ln"  # True: the LayerNorm after the blocks; False: on the input
         self.blocks = nn.ModuleList(
             TransformerBlock(dim, heads, dropout, ffn_mult=ffn_mult, layout=layout, activation=activation)
             for _ in range(layers)
@@ -129,12 +129,12 @@ class TransformerEncoder(nn.Module):
         """``x`` ``[B, L, D]`` embedded inputs, ``items`` ``[B, L]`` (for the padding mask) -> ``[B, L, D]``;
         with ``last_only``, ``[B, 1, D]``: the top block computes the last position only (inference)."""
         mask = attention_mask(items, self.causal)
-        if not self.norm_first:
+        if not self.final_norm:
             x = self.norm(x)
         top = len(self.blocks) - 1
         for depth, block in enumerate(self.blocks):
             x = block(x, mask, last_only and depth == top)
-        return self.norm(x) if self.norm_first else x
+        return self.norm(x) if self.final_norm else x
 
 
 def check_layout(layout: str) -> str:
