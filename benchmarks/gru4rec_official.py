@@ -84,6 +84,8 @@ OFFICIAL_BASE = {"loss": "cross-entropy", "constrained_embedding": True, "embedd
                  "layers": DIM, "n_sample": 2048, "bpreg": 0.0, "logq": 1.0, "momentum": 0.0}
 XSELL_BASE = ["model=gru4rec", f"model.dim={DIM}", "model.layers=1", "model.hidden_dropout=0.0"]
 SAMPLED = ["loss=sampled_softmax", "loss.num_negatives=2048", "loss.proposal=popularity", "loss.logq_correction=true"]
+# 2,048 popularity^0.5 negatives with logQ, the peer's embedding dropout and per-item output bias
+SAMPLED_BIAS = [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45", "model.output_bias=true"]
 GRIDS: dict[str, dict[str, Any]] = {
     "official": {  # learning rate, batch, dropouts, sample_alpha, momentum around the published best settings
         "rees46_like": {"learning_rate": 0.065, "batch_size": 240, "dropout_p_embed": 0.45, "dropout_p_hidden": 0.0,
@@ -101,33 +103,23 @@ GRIDS: dict[str, dict[str, Any]] = {
         "ce_lr0.01_drop0.45_bias": ["loss=ce", "module.optimizer.lr=0.01", "model.dropout=0.45",
                                     "model.output_bias=true"],
         "sampled2048_a0.5": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.2"],
-        "sampled2048_a0.5_drop0.45_bias": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                                           "model.output_bias=true"],
+        "sampled2048_a0.5_drop0.45_bias": SAMPLED_BIAS,
         # item vectors started small, as the peer's (about N(0, 0.01) on Games)
-        "sampled_bias_init0.01": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                                  "model.output_bias=true", "model.init_std=0.01"],
+        "sampled_bias_init0.01": [*SAMPLED_BIAS, "model.init_std=0.01"],
         # short windows: gradients through at most 20 steps (the peer back-propagates through one)
-        "sampled_bias_len20": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                               "model.output_bias=true", "data.max_len=20"],
-        "sampled_bias_len10": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                               "model.output_bias=true", "data.max_len=10"],
-        "sampled_bias_len5": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                              "model.output_bias=true", "data.max_len=5"],
-        "sampled_bias_len50": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                               "model.output_bias=true", "data.max_len=50"],
+        "sampled_bias_len20": [*SAMPLED_BIAS, "data.max_len=20"],
+        "sampled_bias_len10": [*SAMPLED_BIAS, "data.max_len=10"],
+        "sampled_bias_len5": [*SAMPLED_BIAS, "data.max_len=5"],
+        "sampled_bias_len50": [*SAMPLED_BIAS, "data.max_len=50"],
         # windows of 20 laid every 10 events: each target sees at least 11 events
-        "sampled_bias_len20_stride10": [*SAMPLED, "loss.alpha=0.5", "module.optimizer.lr=0.01", "model.dropout=0.45",
-                                        "model.output_bias=true", "data.max_len=20", "data.window_stride=10"],
+        "sampled_bias_len20_stride10": [*SAMPLED_BIAS, "data.max_len=20", "data.window_stride=10"],
         # the peer's negatives (the batch's targets plus the shared samples), its output bias and dropout
-        "official_negatives": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5", "module.optimizer.lr=0.01",
-                               "model.dropout=0.45", "model.output_bias=true"],
+        "official_negatives": [*SAMPLED_BIAS, "loss.in_batch=true"],
         # ... and about the peer's number of updates per epoch (its batches are 240 events, xsell's 64 histories)
-        "official_negatives_b16": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5", "module.optimizer.lr=0.01",
-                                   "model.dropout=0.45", "model.output_bias=true", "data.batch_size=16"],
+        "official_negatives_b16": [*SAMPLED_BIAS, "loss.in_batch=true", "data.batch_size=16"],
         # ... and the peer's optimizer (Adagrad at its learning rate)
-        "official_negatives_adagrad": [*SAMPLED, "loss.in_batch=true", "loss.alpha=0.5",
-                                       "module.optimizer._target_=torch.optim.Adagrad", "module.optimizer.lr=0.065",
-                                       "model.dropout=0.45", "model.output_bias=true"],
+        "official_negatives_adagrad": [*SAMPLED_BIAS, "loss.in_batch=true",
+                                       "module.optimizer._target_=torch.optim.Adagrad", "module.optimizer.lr=0.065"],
     },
 }
 
